@@ -1,0 +1,2 @@
+//! Placeholder, replaced by the criterion benchmarks.
+fn main() {}

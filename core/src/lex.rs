@@ -1,0 +1,87 @@
+//! Character classes and small scanners shared by the record grammars.
+
+/// `WSP` from RFC 5234: space or horizontal tab.
+#[inline]
+pub(crate) const fn is_wsp(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// Index of the first byte at or after `i` that is not `WSP`.
+#[inline]
+pub(crate) fn skip_wsp(s: &[u8], mut i: usize) -> usize {
+    while i < s.len() && is_wsp(s[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// `s` without trailing `WSP`.
+#[inline]
+pub(crate) fn trim_wsp_end(s: &[u8]) -> &[u8] {
+    let mut end = s.len();
+    while end > 0 && is_wsp(s[end - 1]) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The extension-name grammar shared by RFC 8461 §3.1/§3.2 and RFC 8460 §3:
+/// `(ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")`.
+pub(crate) fn is_ext_name(name: &[u8]) -> bool {
+    match name.split_first() {
+        Some((first, rest)) => {
+            first.is_ascii_alphanumeric()
+                && rest.len() <= 31
+                && rest
+                    .iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        }
+        None => false,
+    }
+}
+
+/// The TXT extension-value grammar of RFC 8461 §3.1 and RFC 8460 §3:
+/// `1*(%x21-3A / %x3C / %x3E-7E)`, i.e. visible ASCII except `;` and `=`.
+pub(crate) fn is_txt_ext_value(value: &[u8]) -> bool {
+    !value.is_empty()
+        && value
+            .iter()
+            .all(|&b| matches!(b, 0x21..=0x3a | 0x3c | 0x3e..=0x7e))
+}
+
+/// Defines `as_str()` and `Display` for a fieldless error enum from one
+/// table, so that the message and the variant never drift apart.
+macro_rules! error_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident => $text:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[non_exhaustive]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        impl $name {
+            /// Every variant, in declaration order (for tables and tests).
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// A short English description of the broken rule.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text, )+
+                }
+            }
+        }
+
+        impl core::fmt::Display for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use error_enum;

@@ -1,0 +1,269 @@
+//! DNS host names as MTA-STS uses them.
+//!
+//! MX patterns in a policy are `["*."] Domain` where `Domain` is the
+//! RFC 5321 §4.1.2 production: labels of letters, digits and hyphens that
+//! start and end with a letter or digit. Internationalised names must be
+//! given as A-labels (RFC 8461 §3.2), so any non-ASCII byte is an error.
+//! Lengths follow RFC 1035 §2.3.4: 63 octets per label, 253 for the name
+//! in text form without the root dot.
+//!
+//! **Trailing dots.** A policy pattern may not end in a dot (the ABNF has
+//! no root label). An MX host name handed to us by a resolver often does
+//! (`mx1.example.com.`), and that dot only says the name is absolute, which
+//! MX targets always are; so [`strip_root`] removes one trailing dot from
+//! a *host* before it is validated or compared. Patterns are never
+//! stripped.
+
+use crate::lex::error_enum;
+
+error_enum! {
+    /// Why a byte string is not a valid host name.
+    pub enum NameError {
+        /// The name is empty.
+        Empty => "host name is empty",
+        /// More than 253 octets (RFC 1035 §2.3.4).
+        TooLong => "host name is longer than 253 octets",
+        /// Two dots in a row, or a leading or trailing dot.
+        EmptyLabel => "host name has an empty label",
+        /// A label longer than 63 octets (RFC 1035 §2.3.4).
+        LabelTooLong => "host name has a label longer than 63 octets",
+        /// A byte other than a letter, digit, hyphen or dot; this includes
+        /// `_` and every non-ASCII byte (U-labels must be A-labels).
+        BadCharacter => "host name has a character other than letters, digits, '-' and '.'",
+        /// A label starts or ends with `-` (RFC 5321 `sub-domain`).
+        HyphenAtLabelEdge => "host name has a label that starts or ends with '-'",
+    }
+}
+
+/// Longest host name in text form, without the root dot.
+pub const MAX_NAME_LEN: usize = 253;
+/// Longest label.
+pub const MAX_LABEL_LEN: usize = 63;
+
+/// Byte classes for the validation loop: 0 = invalid, 1 = letter or digit,
+/// 2 = hyphen, 3 = dot.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = if b.is_ascii_alphanumeric() {
+            1
+        } else if b == b'-' {
+            2
+        } else if b == b'.' {
+            3
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+};
+
+/// Checks that `name` is an RFC 5321 `Domain` (LDH labels, A-labels only,
+/// no trailing dot) within the RFC 1035 length limits.
+pub fn validate(name: &[u8]) -> Result<(), NameError> {
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(NameError::TooLong);
+    }
+    let mut label_len = 0usize;
+    let mut prev = 3u8; // as if preceded by a dot
+    for &b in name {
+        let class = CLASS[b as usize];
+        match class {
+            1 => label_len += 1,
+            2 => {
+                if prev == 3 {
+                    return Err(NameError::HyphenAtLabelEdge);
+                }
+                label_len += 1;
+            }
+            3 => {
+                if prev == 3 {
+                    return Err(NameError::EmptyLabel);
+                }
+                if prev == 2 {
+                    return Err(NameError::HyphenAtLabelEdge);
+                }
+                label_len = 0;
+            }
+            _ => return Err(NameError::BadCharacter),
+        }
+        if label_len > MAX_LABEL_LEN {
+            return Err(NameError::LabelTooLong);
+        }
+        prev = class;
+    }
+    match prev {
+        3 => Err(NameError::EmptyLabel),
+        2 => Err(NameError::HyphenAtLabelEdge),
+        _ => Ok(()),
+    }
+}
+
+/// Removes one trailing root dot from a host name (see the module docs).
+#[inline]
+pub fn strip_root(host: &[u8]) -> &[u8] {
+    match host.split_last() {
+        Some((b'.', rest)) => rest,
+        _ => host,
+    }
+}
+
+/// ASCII case-insensitive equality, the comparison DNS names use
+/// (RFC 4343).
+#[inline]
+pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// Whether a *valid* host name is really an IPv4 address in dotted form.
+///
+/// No top-level domain is all-numeric (RFC 3696 §2), so a name whose last
+/// label is all digits is an address literal and never a host name; RFC
+/// 8461 §4.1 matches names only.
+pub fn looks_like_ipv4(name: &[u8]) -> bool {
+    let last = match name.iter().rposition(|&b| b == b'.') {
+        Some(dot) => &name[dot + 1..],
+        None => name,
+    };
+    !last.is_empty() && last.iter().all(u8::is_ascii_digit)
+}
+
+/// RFC 6125 §6.4.3 DNS-ID matching with the restrictions MTA-STS and
+/// certificate validation agree on: `presented` may start with a wildcard
+/// label `*` that stands for exactly one whole, non-empty label of
+/// `reference`; no other wildcard form (`f*.example`, `*.*.example`,
+/// `a.*.example`) matches anything. Comparison ignores ASCII case.
+///
+/// Both names must already be valid (see [`validate`]); this function only
+/// compares.
+#[inline]
+pub fn wildcard_match(presented: &[u8], reference: &[u8]) -> bool {
+    match presented {
+        [b'*', b'.', suffix @ ..] if !suffix.is_empty() => {
+            // `suffix` must equal the reference minus its first label, and
+            // that first label must be non-empty and contain no dot.
+            if reference.len() < suffix.len() + 2 {
+                return false;
+            }
+            let split = reference.len() - suffix.len();
+            let (first, rest) = reference.split_at(split);
+            first[first.len() - 1] == b'.'
+                && !first[..first.len() - 1].contains(&b'.')
+                && rest.eq_ignore_ascii_case(suffix)
+        }
+        _ => presented.eq_ignore_ascii_case(reference),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc5321_4_1_2_domain_syntax() {
+        let cases: &[(&[u8], Result<(), NameError>)] = &[
+            (b"example.com", Ok(())),
+            (b"mx1.example.com", Ok(())),
+            (b"MX1.Example.COM", Ok(())),
+            (b"a", Ok(())),
+            (b"xn--mnchen-3ya.example", Ok(())),
+            (b"a-b.c-d", Ok(())),
+            (b"1.2.3.4", Ok(())),
+            (b"", Err(NameError::Empty)),
+            (b".", Err(NameError::EmptyLabel)),
+            (b"example.com.", Err(NameError::EmptyLabel)),
+            (b".example.com", Err(NameError::EmptyLabel)),
+            (b"a..b", Err(NameError::EmptyLabel)),
+            (b"-a.b", Err(NameError::HyphenAtLabelEdge)),
+            (b"a-.b", Err(NameError::HyphenAtLabelEdge)),
+            (b"a.b-", Err(NameError::HyphenAtLabelEdge)),
+            (b"a.-b", Err(NameError::HyphenAtLabelEdge)),
+            (b"a_b.example", Err(NameError::BadCharacter)),
+            (b"*.example.com", Err(NameError::BadCharacter)),
+            (b"m\xc3\xbcnchen.example", Err(NameError::BadCharacter)),
+            (b"a b", Err(NameError::BadCharacter)),
+            (b"a\0b", Err(NameError::BadCharacter)),
+        ];
+        for (name, want) in cases {
+            assert_eq!(validate(name), *want, "{:?}", core::str::from_utf8(name));
+        }
+    }
+
+    #[test]
+    fn rfc1035_2_3_4_length_limits() {
+        let label63 = [b'a'; 63];
+        assert_eq!(validate(&label63), Ok(()));
+        let label64 = [b'a'; 64];
+        assert_eq!(validate(&label64), Err(NameError::LabelTooLong));
+        // 4 labels of 63 and dots = 255 > 253.
+        let mut long = [b'a'; 255];
+        for i in [63, 127, 191] {
+            long[i] = b'.';
+        }
+        assert_eq!(validate(&long), Err(NameError::TooLong));
+        assert_eq!(validate(&long[..253]), Ok(()));
+    }
+
+    #[test]
+    fn trailing_root_dot_is_stripped_from_hosts_once() {
+        assert_eq!(strip_root(b"mx.example."), b"mx.example");
+        assert_eq!(strip_root(b"mx.example"), b"mx.example");
+        assert_eq!(strip_root(b"mx.example.."), b"mx.example.");
+        assert_eq!(strip_root(b""), b"");
+    }
+
+    #[test]
+    fn rfc3696_2_numeric_tld_is_an_address() {
+        assert!(looks_like_ipv4(b"192.0.2.1"));
+        assert!(looks_like_ipv4(b"10"));
+        assert!(!looks_like_ipv4(b"mx1.example.com"));
+        assert!(!looks_like_ipv4(b"1.2.3.com"));
+        assert!(!looks_like_ipv4(b"1.2.3.4a"));
+    }
+
+    #[test]
+    fn rfc6125_6_4_3_wildcard_is_whole_leftmost_label_only() {
+        // (presented, reference, expected), after webpki's subject_name tables.
+        let cases: &[(&[u8], &[u8], bool)] = &[
+            (b"mx.example.com", b"mx.example.com", true),
+            (b"MX.example.COM", b"mx.EXAMPLE.com", true),
+            (b"mx.example.com", b"mx.example.org", false),
+            (b"*.example.com", b"mx.example.com", true),
+            (b"*.example.com", b"MX.EXAMPLE.COM", true),
+            (b"*.example.com", b"example.com", false),
+            (b"*.example.com", b".example.com", false),
+            (b"*.example.com", b"a.b.example.com", false),
+            (b"*.example.com", b"mxexample.com", false),
+            (b"*.example.com", b"x.notexample.com", false),
+            (b"mx.example.com", b"*.example.com", false),
+            (b"f*.example.com", b"foo.example.com", false),
+            (b"*", b"example", false),
+            (b"*.", b"a.", false),
+        ];
+        for (p, r, want) in cases {
+            assert_eq!(
+                wildcard_match(p, r),
+                *want,
+                "{:?} vs {:?}",
+                core::str::from_utf8(p),
+                core::str::from_utf8(r)
+            );
+        }
+    }
+
+    #[test]
+    fn error_strings_are_distinct_and_nonempty() {
+        for (i, a) in NameError::ALL.iter().enumerate() {
+            assert!(!a.as_str().is_empty());
+            for b in &NameError::ALL[i + 1..] {
+                assert_ne!(a.as_str(), b.as_str());
+            }
+        }
+    }
+}
