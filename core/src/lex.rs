@@ -70,9 +70,15 @@ macro_rules! error_enum {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
             /// A short English description of the broken rule.
-            pub const fn as_str(self) -> &'static str {
+            pub fn as_str(self) -> &'static str {
+                let s = self.as_nul_terminated();
+                &s[..s.len() - 1]
+            }
+
+            /// [`Self::as_str`] followed by a NUL byte, for C callers.
+            pub const fn as_nul_terminated(self) -> &'static str {
                 match self {
-                    $( $name::$variant => $text, )+
+                    $( $name::$variant => concat!($text, "\0"), )+
                 }
             }
         }
