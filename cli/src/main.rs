@@ -1,0 +1,2 @@
+//! The `sts` command.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Decision latency with a warm cache.
+fn main() {}

@@ -1,0 +1,1 @@
+//! `sts-client`: the std layer of libsts.
