@@ -1,0 +1,70 @@
+//! The checks every export makes before it trusts its arguments.
+
+use crate::result::sts_result;
+use core::ffi::{c_char, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Runs `f` so that a panic becomes `STS_ERR_PANIC` instead of unwinding
+/// into C, which would be undefined behaviour.
+pub(crate) fn guard(f: impl FnOnce() -> Result<(), sts_result>) -> sts_result {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => sts_result::STS_OK,
+        Ok(Err(e)) => e,
+        Err(_) => sts_result::STS_ERR_PANIC,
+    }
+}
+
+/// A byte range from C. NULL is an error even with length 0, so that a
+/// forgotten pointer is never mistaken for empty input.
+///
+/// # Safety
+/// `ptr` must be NULL or valid for reads of `len` bytes for `'a`.
+pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], sts_result> {
+    if ptr.is_null() {
+        return Err(sts_result::STS_ERR_NULL);
+    }
+    if len > isize::MAX as usize {
+        return Err(sts_result::STS_ERR_INVALID_ARGUMENT);
+    }
+    // SAFETY: non-null, length bounded, validity is the caller's contract.
+    Ok(unsafe { core::slice::from_raw_parts(ptr, len) })
+}
+
+/// A NUL-terminated C string as bytes (without the NUL).
+///
+/// # Safety
+/// `ptr` must be NULL or point to a NUL-terminated string valid for `'a`.
+pub(crate) unsafe fn cstr<'a>(ptr: *const c_char) -> Result<&'a [u8], sts_result> {
+    if ptr.is_null() {
+        return Err(sts_result::STS_ERR_NULL);
+    }
+    // SAFETY: non-null and NUL-terminated by the caller's contract.
+    Ok(unsafe { CStr::from_ptr(ptr) }.to_bytes())
+}
+
+/// A reference to a caller's struct, or `STS_ERR_NULL`.
+///
+/// # Safety
+/// `ptr` must be NULL or point to a valid, aligned `T` for `'a`.
+pub(crate) unsafe fn arg<'a, T>(ptr: *const T) -> Result<&'a T, sts_result> {
+    // SAFETY: as documented.
+    unsafe { ptr.as_ref() }.ok_or(sts_result::STS_ERR_NULL)
+}
+
+/// Checks that an output pointer is usable before any work is done.
+pub(crate) fn out_ptr<T>(ptr: *mut T) -> Result<*mut T, sts_result> {
+    if ptr.is_null() {
+        Err(sts_result::STS_ERR_NULL)
+    } else {
+        Ok(ptr)
+    }
+}
+
+/// Writes an output.
+///
+/// # Safety
+/// `ptr` must come from [`out_ptr`] and be valid for a write of `T`.
+pub(crate) unsafe fn write<T>(ptr: *mut T, value: T) {
+    // SAFETY: non-null (checked by `out_ptr`), validity is the caller's contract.
+    unsafe { ptr.write(value) }
+}

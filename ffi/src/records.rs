@@ -1,0 +1,426 @@
+//! Parsing and matching: the TXT record, the policy file, MX patterns and
+//! the TLSRPT record, over caller-owned bytes and with no allocation.
+
+use crate::boundary::{arg, bytes, cstr, guard, out_ptr, write};
+use crate::result::sts_result;
+use core::ptr::addr_of;
+use sts_core::policy::{self, Mode, Policy, PolicyParts, Span, INLINE_MX};
+use sts_core::{mx, tlsrpt, txt};
+
+/// The policy mode (RFC 8461 §5).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum sts_mode {
+    /// `none`: no active policy; deliver as without MTA-STS.
+    STS_MODE_NONE = 0,
+    /// `testing`: deliver even when validation fails, and report it.
+    STS_MODE_TESTING = 1,
+    /// `enforce`: deliver only to permitted MX hosts with valid certificates.
+    STS_MODE_ENFORCE = 2,
+}
+
+impl From<Mode> for sts_mode {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::None => sts_mode::STS_MODE_NONE,
+            Mode::Testing => sts_mode::STS_MODE_TESTING,
+            Mode::Enforce => sts_mode::STS_MODE_ENFORCE,
+        }
+    }
+}
+
+/// Number of `uint32_t` in `sts_policy.private_mx`.
+pub const STS_POLICY_MX_WORDS: usize = 16;
+const MX_WORDS: usize = STS_POLICY_MX_WORDS;
+const _: () = assert!(MX_WORDS == 2 * INLINE_MX);
+
+/// A parsed policy, filled by `sts_policy_parse`. It borrows the policy
+/// text, which must stay alive and unchanged while the struct is used.
+/// Read `mode`, `max_age` and `mx_count`; the `private_` fields belong to
+/// libsts.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct sts_policy {
+    /// The mode.
+    pub mode: sts_mode,
+    /// `max_age` in seconds (at most 31557600).
+    pub max_age: u32,
+    /// Number of `mx` patterns; read them with `sts_policy_mx`.
+    pub mx_count: usize,
+    /// Private.
+    pub private_text: *const u8,
+    /// Private.
+    pub private_len: usize,
+    /// Private.
+    pub private_mx: [u32; STS_POLICY_MX_WORDS],
+    /// Private.
+    pub private_rest_from: u32,
+    /// Private.
+    pub private_check: u32,
+}
+
+/// A valid `_mta-sts` TXT record, filled by `sts_txt_parse` or
+/// `sts_txt_select`. `id` points into the record bytes given (not
+/// NUL-terminated).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct sts_txt_record {
+    /// The policy id: 1 to 32 letters and digits.
+    pub id: *const u8,
+    /// Length of `id` in bytes.
+    pub id_len: usize,
+}
+
+/// A valid `_smtp._tls` TLSRPT record, filled by `sts_tlsrpt_parse`. It
+/// borrows the record bytes. Read `rua_count`; get each URI with
+/// `sts_tlsrpt_rua`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct sts_tlsrpt_record {
+    /// Number of reporting URIs in `rua`.
+    pub rua_count: usize,
+    /// Private.
+    pub private_rua: *const u8,
+    /// Private.
+    pub private_rua_len: usize,
+    /// Private.
+    pub private_check: u32,
+}
+
+/// A value derived from the other fields, so that a struct that libsts did
+/// not fill (or that was changed) is refused rather than trusted.
+fn check_word(ptr: *const u8, words: &[u64]) -> u32 {
+    let mut h: u64 = 0x5354_5331_cbf2_9ce4 ^ (ptr as usize as u64);
+    for w in words {
+        h = (h ^ w).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h ^ (h >> 32)) as u32
+}
+
+fn policy_check(p: &PolicyParts, text: *const u8, len: usize) -> u32 {
+    let mut words = [0u64; MX_WORDS + 4];
+    words[0] = len as u64;
+    words[1] = p.mx_count as u64;
+    words[2] = u64::from(p.rest_from);
+    words[3] = u64::from(p.max_age) | (p.mode as u64) << 32;
+    for (i, s) in p.inline.iter().enumerate() {
+        words[4 + 2 * i] = u64::from(s.start);
+        words[5 + 2 * i] = u64::from(s.len);
+    }
+    check_word(text, &words)
+}
+
+/// Rebuilds a core policy from a caller's struct.
+///
+/// # Safety
+/// `p` must be NULL or point to a readable `sts_policy` whose text is alive.
+unsafe fn load_policy<'a>(p: *const sts_policy) -> Result<Policy<'a>, sts_result> {
+    if p.is_null() {
+        return Err(sts_result::STS_ERR_NULL);
+    }
+    // SAFETY: `p` is non-null and readable by contract. `mode` is read as a
+    // plain integer because a C caller may have stored any value there.
+    let (mode_raw, max_age, mx_count, text, len, words, rest_from, check) = unsafe {
+        (
+            addr_of!((*p).mode).cast::<u32>().read(),
+            addr_of!((*p).max_age).read(),
+            addr_of!((*p).mx_count).read(),
+            addr_of!((*p).private_text).read(),
+            addr_of!((*p).private_len).read(),
+            addr_of!((*p).private_mx).read(),
+            addr_of!((*p).private_rest_from).read(),
+            addr_of!((*p).private_check).read(),
+        )
+    };
+    let mode = match mode_raw {
+        0 => Mode::None,
+        1 => Mode::Testing,
+        2 => Mode::Enforce,
+        _ => return Err(sts_result::STS_ERR_CORRUPT_STRUCT),
+    };
+    let mut inline = [Span::default(); INLINE_MX];
+    for (i, s) in inline.iter_mut().enumerate() {
+        *s = Span {
+            start: words[2 * i],
+            len: words[2 * i + 1],
+        };
+    }
+    let parts = PolicyParts {
+        mode,
+        max_age,
+        mx_count,
+        inline,
+        rest_from,
+    };
+    if check != policy_check(&parts, text, len) {
+        return Err(sts_result::STS_ERR_CORRUPT_STRUCT);
+    }
+    // SAFETY: the check word shows libsts filled this struct from a live
+    // (text, len) the caller promised to keep.
+    let text = unsafe { bytes(text, len) }?;
+    Ok(Policy::from_parts(text, parts))
+}
+
+/// Parses an MTA-STS policy file (RFC 8461 §3.2) of `len` bytes at `text`
+/// (no NUL needed). Returns `STS_OK` and fills `*out` iff the policy is
+/// valid; otherwise an `STS_ERR_POLICY_*` code naming the first broken rule.
+/// `*out` borrows `text`.
+///
+/// # Safety
+/// `text` must be valid for `len` bytes and `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn sts_policy_parse(
+    text: *const u8,
+    len: usize,
+    out: *mut sts_policy,
+) -> sts_result {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        let text = unsafe { bytes(text, len) }?;
+        let dst = out_ptr(out)?;
+        let p = policy::parse(text)?;
+        let parts = p.parts();
+        let mut private_mx = [0u32; MX_WORDS];
+        for (i, s) in parts.inline.iter().enumerate() {
+            private_mx[2 * i] = s.start;
+            private_mx[2 * i + 1] = s.len;
+        }
+        let value = sts_policy {
+            mode: parts.mode.into(),
+            max_age: parts.max_age,
+            mx_count: parts.mx_count,
+            private_text: text.as_ptr(),
+            private_len: text.len(),
+            private_mx,
+            private_rest_from: parts.rest_from,
+            private_check: policy_check(&parts, text.as_ptr(), text.len()),
+        };
+        // SAFETY: `dst` checked non-null; writable by contract.
+        unsafe { write(dst, value) };
+        Ok(())
+    })
+}
+
+/// The mx pattern number `index` (0-based, below `mx_count`) of a parsed
+/// policy, as a pointer into the policy text and a length (not
+/// NUL-terminated). `STS_ERR_INDEX_OUT_OF_RANGE` past the end.
+///
+/// # Safety
+/// `policy` must have been filled by `sts_policy_parse` and its text must be
+/// alive; `name` and `name_len` writable.
+#[no_mangle]
+pub unsafe extern "C" fn sts_policy_mx(
+    policy: *const sts_policy,
+    index: usize,
+    name: *mut *const u8,
+    name_len: *mut usize,
+) -> sts_result {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        let p = unsafe { load_policy(policy) }?;
+        let (name, name_len) = (out_ptr(name)?, out_ptr(name_len)?);
+        let mx = p
+            .mx_at(index)
+            .ok_or(sts_result::STS_ERR_INDEX_OUT_OF_RANGE)?;
+        // SAFETY: checked non-null; writable by contract.
+        unsafe {
+            write(name, mx.as_ptr());
+            write(name_len, mx.len());
+        }
+        Ok(())
+    })
+}
+
+/// RFC 8461 §4.1: `STS_OK` iff the NUL-terminated host name `mx_host` (one
+/// trailing dot allowed) matches one of the policy's mx patterns;
+/// `STS_ERR_MX_NO_MATCH` if it matches none; `STS_ERR_MX_BAD_HOST` or
+/// `STS_ERR_MX_IP_LITERAL` if it is not a host name.
+///
+/// # Safety
+/// `policy` must have been filled by `sts_policy_parse` and its text must be
+/// alive; `mx_host` must be a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn sts_policy_match_mx(
+    policy: *const sts_policy,
+    mx_host: *const core::ffi::c_char,
+) -> sts_result {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        let p = unsafe { load_policy(policy) }?;
+        // SAFETY: forwarded caller contract.
+        let host = unsafe { cstr(mx_host) }?;
+        p.match_mx(host)?;
+        Ok(())
+    })
+}
+
+/// RFC 8461 §4.1 for one pattern: `STS_OK` iff `mx_host` matches `pattern`
+/// (`host.example` or `*.example`, exactly one label for `*`).
+/// `STS_ERR_MX_NO_MATCH` when it does not; `STS_ERR_MX_BAD_PATTERN`,
+/// `STS_ERR_MX_BAD_HOST` or `STS_ERR_MX_IP_LITERAL` for bad input.
+///
+/// # Safety
+/// Both arguments must be NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn sts_mx_pattern_match(
+    pattern: *const core::ffi::c_char,
+    mx_host: *const core::ffi::c_char,
+) -> sts_result {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        let (pattern, host) = unsafe { (cstr(pattern)?, cstr(mx_host)?) };
+        mx::pattern_match(pattern, host)?;
+        Ok(())
+    })
+}
+
+fn txt_out(record: txt::TxtRecord<'_>) -> sts_txt_record {
+    sts_txt_record {
+        id: record.id.as_ptr(),
+        id_len: record.id.len(),
+    }
+}
+
+/// Parses one `_mta-sts` TXT record (RFC 8461 §3.1; its strings already
+/// joined). Fills `*out` and returns `STS_OK` iff it is valid.
+///
+/// # Safety
+/// `txt` must be valid for `len` bytes and `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn sts_txt_parse(
+    txt: *const u8,
+    len: usize,
+    out: *mut sts_txt_record,
+) -> sts_result {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        let record = unsafe { bytes(txt, len) }?;
+        let dst = out_ptr(out)?;
+        let parsed = txt::parse(record)?;
+        // SAFETY: checked non-null; writable by contract.
+        unsafe { write(dst, txt_out(parsed)) };
+        Ok(())
+    })
+}
+
+/// RFC 8461 §3.1 selection over all `n` TXT records found at
+/// `_mta-sts.<domain>`: records not beginning with `v=STSv1;` are
+/// discarded; exactly one must remain and be valid. Otherwise the domain
+/// has no policy: `STS_ERR_TXT_NO_RECORD`, `STS_ERR_TXT_MULTIPLE_RECORDS`
+/// or the parse error of the one record. With `n == 0` the arrays may be
+/// NULL.
+///
+/// # Safety
+/// `records` and `lens` must hold `n` entries; each record valid for its
+/// length; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn sts_txt_select(
+    records: *const *const u8,
+    lens: *const usize,
+    n: usize,
+    out: *mut sts_txt_record,
+) -> sts_result {
+    guard(|| {
+        let dst = out_ptr(out)?;
+        let (ptrs, lens) = if n == 0 {
+            (&[][..], &[][..])
+        } else {
+            if records.is_null() || lens.is_null() {
+                return Err(sts_result::STS_ERR_NULL);
+            }
+            if n > isize::MAX as usize / core::mem::size_of::<usize>() {
+                return Err(sts_result::STS_ERR_INVALID_ARGUMENT);
+            }
+            // SAFETY: non-null, `n` entries by contract.
+            unsafe {
+                (
+                    core::slice::from_raw_parts(records, n),
+                    core::slice::from_raw_parts(lens, n),
+                )
+            }
+        };
+        // Check every pointer first, so the selection itself cannot fail on
+        // a NULL in the middle.
+        for (p, l) in ptrs.iter().zip(lens) {
+            // SAFETY: forwarded caller contract.
+            unsafe { bytes(*p, *l) }?;
+        }
+        let all = ptrs.iter().zip(lens).filter_map(|(p, l)| {
+            // SAFETY: checked just above.
+            unsafe { bytes(*p, *l) }.ok()
+        });
+        let parsed = txt::select(all)?;
+        // SAFETY: checked non-null; writable by contract.
+        unsafe { write(dst, txt_out(parsed)) };
+        Ok(())
+    })
+}
+
+fn tlsrpt_check(rua: *const u8, rua_len: usize, count: usize) -> u32 {
+    check_word(rua, &[rua_len as u64, count as u64])
+}
+
+/// Parses a `_smtp._tls` TLSRPT record (RFC 8460 §3; strings joined).
+/// Fills `*out` and returns `STS_OK` iff it is valid; `*out` borrows `txt`.
+///
+/// # Safety
+/// `txt` must be valid for `len` bytes and `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn sts_tlsrpt_parse(
+    txt: *const u8,
+    len: usize,
+    out: *mut sts_tlsrpt_record,
+) -> sts_result {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        let record = unsafe { bytes(txt, len) }?;
+        let dst = out_ptr(out)?;
+        let parsed = tlsrpt::parse(record)?;
+        let rua = parsed.rua_raw();
+        let value = sts_tlsrpt_record {
+            rua_count: parsed.rua_count(),
+            private_rua: rua.as_ptr(),
+            private_rua_len: rua.len(),
+            private_check: tlsrpt_check(rua.as_ptr(), rua.len(), parsed.rua_count()),
+        };
+        // SAFETY: checked non-null; writable by contract.
+        unsafe { write(dst, value) };
+        Ok(())
+    })
+}
+
+/// The reporting URI number `index` (below `rua_count`) of a parsed TLSRPT
+/// record, as a pointer into the record and a length (not NUL-terminated).
+///
+/// # Safety
+/// `record` must have been filled by `sts_tlsrpt_parse` and its bytes must
+/// be alive; `uri` and `uri_len` writable.
+#[no_mangle]
+pub unsafe extern "C" fn sts_tlsrpt_rua(
+    record: *const sts_tlsrpt_record,
+    index: usize,
+    uri: *mut *const u8,
+    uri_len: *mut usize,
+) -> sts_result {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        let r = unsafe { arg(record) }?;
+        let (uri, uri_len) = (out_ptr(uri)?, out_ptr(uri_len)?);
+        if r.private_check != tlsrpt_check(r.private_rua, r.private_rua_len, r.rua_count) {
+            return Err(sts_result::STS_ERR_CORRUPT_STRUCT);
+        }
+        // SAFETY: the check word shows libsts filled this from live bytes.
+        let rua = unsafe { bytes(r.private_rua, r.private_rua_len) }?;
+        let parsed = tlsrpt::TlsrptRecord::from_parts(rua, r.rua_count);
+        let u = parsed
+            .rua()
+            .nth(index)
+            .ok_or(sts_result::STS_ERR_INDEX_OUT_OF_RANGE)?;
+        // SAFETY: checked non-null; writable by contract.
+        unsafe {
+            write(uri, u.as_ptr());
+            write(uri_len, u.len());
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,397 @@
+//! `sts_result`: one stable number per failure, never reused.
+
+use core::ffi::c_char;
+use sts_core::mx::MxError;
+use sts_core::policy::PolicyError;
+use sts_core::tlsrpt::TlsrptError;
+use sts_core::txt::TxtError;
+
+/// The outcome of every libsts call. `STS_OK` is 0; each error names the
+/// rule that was broken. Numbers are stable across releases and never
+/// reused: 1–99 are about the call itself, 200s the `_mta-sts` TXT record,
+/// 300s the policy file, 400s MX matching, 500s the TLSRPT record.
+/// `sts_result_str` describes each one in words.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum sts_result {
+    /// Success.
+    STS_OK = 0,
+    /// A required pointer argument was NULL.
+    STS_ERR_NULL = 1,
+    /// libsts hit an internal error (a caught Rust panic); please report it.
+    STS_ERR_PANIC = 2,
+    /// An argument is out of range (for example a length over SSIZE_MAX).
+    STS_ERR_INVALID_ARGUMENT = 3,
+    /// The index is not below the item count.
+    STS_ERR_INDEX_OUT_OF_RANGE = 4,
+    /// A C string argument is not valid UTF-8 (host names must be ASCII).
+    STS_ERR_NOT_UTF8 = 5,
+    /// A struct handed back to libsts was not filled by libsts, or was changed.
+    STS_ERR_CORRUPT_STRUCT = 6,
+
+    /// TXT record does not start with `v=STSv1` (RFC 8461 §3.1).
+    STS_ERR_TXT_NOT_STSV1 = 200,
+    /// TXT record fields are not separated by `;`.
+    STS_ERR_TXT_MISSING_DELIMITER = 201,
+    /// TXT record has an empty field (`;;`).
+    STS_ERR_TXT_EMPTY_FIELD = 202,
+    /// TXT record ends in whitespace not followed by `;`.
+    STS_ERR_TXT_TRAILING_WHITESPACE = 203,
+    /// TXT record has no `id=` field.
+    STS_ERR_TXT_MISSING_ID = 204,
+    /// TXT record `id` is not 1 to 32 letters and digits.
+    STS_ERR_TXT_BAD_ID = 205,
+    /// TXT record has a malformed extension field.
+    STS_ERR_TXT_BAD_FIELD = 206,
+    /// No TXT record at the name begins with `v=STSv1;`: no policy.
+    STS_ERR_TXT_NO_RECORD = 207,
+    /// More than one TXT record begins with `v=STSv1;`: no policy.
+    STS_ERR_TXT_MULTIPLE_RECORDS = 208,
+    /// TXT record is invalid for a reason this version does not name.
+    STS_ERR_TXT_OTHER = 299,
+
+    /// Policy is empty (RFC 8461 §3.2).
+    STS_ERR_POLICY_EMPTY = 300,
+    /// Policy starts with a byte-order mark.
+    STS_ERR_POLICY_BYTE_ORDER_MARK = 301,
+    /// Policy has an empty line.
+    STS_ERR_POLICY_BLANK_LINE = 302,
+    /// Policy has a CR that is not part of CRLF.
+    STS_ERR_POLICY_BARE_CR = 303,
+    /// Policy line starts with whitespace.
+    STS_ERR_POLICY_LEADING_WHITESPACE = 304,
+    /// Policy line is not `name: value`.
+    STS_ERR_POLICY_MISSING_COLON = 305,
+    /// Policy line has whitespace before `:`.
+    STS_ERR_POLICY_WHITESPACE_BEFORE_COLON = 306,
+    /// Policy field name is malformed.
+    STS_ERR_POLICY_BAD_FIELD_NAME = 307,
+    /// Policy `version` is not `STSv1`.
+    STS_ERR_POLICY_BAD_VERSION = 308,
+    /// Policy `mode` is not enforce, testing or none.
+    STS_ERR_POLICY_BAD_MODE = 309,
+    /// Policy `max_age` is not 1 to 10 digits.
+    STS_ERR_POLICY_BAD_MAX_AGE = 310,
+    /// Policy `max_age` is over 31557600.
+    STS_ERR_POLICY_MAX_AGE_TOO_LARGE = 311,
+    /// Policy `mx` is not a host name or `*.` and a host name.
+    STS_ERR_POLICY_BAD_MX = 312,
+    /// Policy extension value is empty or has control characters.
+    STS_ERR_POLICY_BAD_EXTENSION_VALUE = 313,
+    /// Policy has bytes that are not valid UTF-8.
+    STS_ERR_POLICY_NOT_UTF8 = 314,
+    /// Policy has no `version` field.
+    STS_ERR_POLICY_MISSING_VERSION = 315,
+    /// Policy has no `mode` field.
+    STS_ERR_POLICY_MISSING_MODE = 316,
+    /// Policy has no `max_age` field.
+    STS_ERR_POLICY_MISSING_MAX_AGE = 317,
+    /// Policy has no `mx` field and its mode is not none.
+    STS_ERR_POLICY_MISSING_MX = 318,
+    /// Policy is larger than 4 GiB.
+    STS_ERR_POLICY_TOO_LARGE = 319,
+    /// Policy is invalid for a reason this version does not name.
+    STS_ERR_POLICY_OTHER = 399,
+
+    /// The MX host matches no pattern of the policy (RFC 8461 §4.1).
+    STS_ERR_MX_NO_MATCH = 400,
+    /// The MX pattern is not a host name or `*.` and a host name.
+    STS_ERR_MX_BAD_PATTERN = 401,
+    /// The MX host is not a valid host name.
+    STS_ERR_MX_BAD_HOST = 402,
+    /// The MX host is an IP address; MTA-STS matches names only.
+    STS_ERR_MX_IP_LITERAL = 403,
+    /// MX matching failed for a reason this version does not name.
+    STS_ERR_MX_OTHER = 499,
+
+    /// TXT record does not start with `v=TLSRPTv1` (RFC 8460 §3).
+    STS_ERR_TLSRPT_NOT_TLSRPTV1 = 500,
+    /// TLSRPT record fields are not separated by `;`.
+    STS_ERR_TLSRPT_MISSING_DELIMITER = 501,
+    /// TLSRPT record has an empty field.
+    STS_ERR_TLSRPT_EMPTY_FIELD = 502,
+    /// TLSRPT record ends in whitespace not followed by `;`.
+    STS_ERR_TLSRPT_TRAILING_WHITESPACE = 503,
+    /// TLSRPT record has no `rua=` field.
+    STS_ERR_TLSRPT_MISSING_RUA = 504,
+    /// TLSRPT `rua` is not a list of mailto: or https:// URIs.
+    STS_ERR_TLSRPT_BAD_URI = 505,
+    /// TLSRPT record has a malformed extension field.
+    STS_ERR_TLSRPT_BAD_FIELD = 506,
+    /// TLSRPT record is invalid for a reason this version does not name.
+    STS_ERR_TLSRPT_OTHER = 599,
+}
+
+use sts_result::*;
+
+impl From<TxtError> for sts_result {
+    fn from(e: TxtError) -> Self {
+        match e {
+            TxtError::NotStsv1 => STS_ERR_TXT_NOT_STSV1,
+            TxtError::MissingDelimiter => STS_ERR_TXT_MISSING_DELIMITER,
+            TxtError::EmptyField => STS_ERR_TXT_EMPTY_FIELD,
+            TxtError::TrailingWhitespace => STS_ERR_TXT_TRAILING_WHITESPACE,
+            TxtError::MissingId => STS_ERR_TXT_MISSING_ID,
+            TxtError::BadId => STS_ERR_TXT_BAD_ID,
+            TxtError::BadField => STS_ERR_TXT_BAD_FIELD,
+            TxtError::NoRecord => STS_ERR_TXT_NO_RECORD,
+            TxtError::MultipleRecords => STS_ERR_TXT_MULTIPLE_RECORDS,
+            _ => STS_ERR_TXT_OTHER,
+        }
+    }
+}
+
+impl From<PolicyError> for sts_result {
+    fn from(e: PolicyError) -> Self {
+        match e {
+            PolicyError::Empty => STS_ERR_POLICY_EMPTY,
+            PolicyError::ByteOrderMark => STS_ERR_POLICY_BYTE_ORDER_MARK,
+            PolicyError::BlankLine => STS_ERR_POLICY_BLANK_LINE,
+            PolicyError::BareCr => STS_ERR_POLICY_BARE_CR,
+            PolicyError::LeadingWhitespace => STS_ERR_POLICY_LEADING_WHITESPACE,
+            PolicyError::MissingColon => STS_ERR_POLICY_MISSING_COLON,
+            PolicyError::WhitespaceBeforeColon => STS_ERR_POLICY_WHITESPACE_BEFORE_COLON,
+            PolicyError::BadFieldName => STS_ERR_POLICY_BAD_FIELD_NAME,
+            PolicyError::BadVersion => STS_ERR_POLICY_BAD_VERSION,
+            PolicyError::BadMode => STS_ERR_POLICY_BAD_MODE,
+            PolicyError::BadMaxAge => STS_ERR_POLICY_BAD_MAX_AGE,
+            PolicyError::MaxAgeTooLarge => STS_ERR_POLICY_MAX_AGE_TOO_LARGE,
+            PolicyError::BadMx => STS_ERR_POLICY_BAD_MX,
+            PolicyError::BadExtensionValue => STS_ERR_POLICY_BAD_EXTENSION_VALUE,
+            PolicyError::NotUtf8 => STS_ERR_POLICY_NOT_UTF8,
+            PolicyError::MissingVersion => STS_ERR_POLICY_MISSING_VERSION,
+            PolicyError::MissingMode => STS_ERR_POLICY_MISSING_MODE,
+            PolicyError::MissingMaxAge => STS_ERR_POLICY_MISSING_MAX_AGE,
+            PolicyError::MissingMx => STS_ERR_POLICY_MISSING_MX,
+            PolicyError::TooLarge => STS_ERR_POLICY_TOO_LARGE,
+            _ => STS_ERR_POLICY_OTHER,
+        }
+    }
+}
+
+impl From<MxError> for sts_result {
+    fn from(e: MxError) -> Self {
+        match e {
+            MxError::NoMatch => STS_ERR_MX_NO_MATCH,
+            MxError::BadPattern => STS_ERR_MX_BAD_PATTERN,
+            MxError::BadHost => STS_ERR_MX_BAD_HOST,
+            MxError::IpLiteral => STS_ERR_MX_IP_LITERAL,
+            _ => STS_ERR_MX_OTHER,
+        }
+    }
+}
+
+impl From<TlsrptError> for sts_result {
+    fn from(e: TlsrptError) -> Self {
+        match e {
+            TlsrptError::NotTlsrptv1 => STS_ERR_TLSRPT_NOT_TLSRPTV1,
+            TlsrptError::MissingDelimiter => STS_ERR_TLSRPT_MISSING_DELIMITER,
+            TlsrptError::EmptyField => STS_ERR_TLSRPT_EMPTY_FIELD,
+            TlsrptError::TrailingWhitespace => STS_ERR_TLSRPT_TRAILING_WHITESPACE,
+            TlsrptError::MissingRua => STS_ERR_TLSRPT_MISSING_RUA,
+            TlsrptError::BadUri => STS_ERR_TLSRPT_BAD_URI,
+            TlsrptError::BadField => STS_ERR_TLSRPT_BAD_FIELD,
+            _ => STS_ERR_TLSRPT_OTHER,
+        }
+    }
+}
+
+/// Generates the list of all codes and their names from one list of
+/// identifiers; the exhaustive `match` makes the compiler check the list.
+macro_rules! all_codes {
+    ($($v:ident),+ $(,)?) => {
+        impl sts_result {
+            /// Every code, in numeric order.
+            pub const ALL: &'static [sts_result] = &[$($v),+];
+
+            /// The C identifier of the code, NUL-terminated.
+            pub const fn name_nul(self) -> &'static str {
+                match self {
+                    $( $v => concat!(stringify!($v), "\0"), )+
+                }
+            }
+        }
+    };
+}
+
+all_codes!(
+    STS_OK,
+    STS_ERR_NULL,
+    STS_ERR_PANIC,
+    STS_ERR_INVALID_ARGUMENT,
+    STS_ERR_INDEX_OUT_OF_RANGE,
+    STS_ERR_NOT_UTF8,
+    STS_ERR_CORRUPT_STRUCT,
+    STS_ERR_TXT_NOT_STSV1,
+    STS_ERR_TXT_MISSING_DELIMITER,
+    STS_ERR_TXT_EMPTY_FIELD,
+    STS_ERR_TXT_TRAILING_WHITESPACE,
+    STS_ERR_TXT_MISSING_ID,
+    STS_ERR_TXT_BAD_ID,
+    STS_ERR_TXT_BAD_FIELD,
+    STS_ERR_TXT_NO_RECORD,
+    STS_ERR_TXT_MULTIPLE_RECORDS,
+    STS_ERR_TXT_OTHER,
+    STS_ERR_POLICY_EMPTY,
+    STS_ERR_POLICY_BYTE_ORDER_MARK,
+    STS_ERR_POLICY_BLANK_LINE,
+    STS_ERR_POLICY_BARE_CR,
+    STS_ERR_POLICY_LEADING_WHITESPACE,
+    STS_ERR_POLICY_MISSING_COLON,
+    STS_ERR_POLICY_WHITESPACE_BEFORE_COLON,
+    STS_ERR_POLICY_BAD_FIELD_NAME,
+    STS_ERR_POLICY_BAD_VERSION,
+    STS_ERR_POLICY_BAD_MODE,
+    STS_ERR_POLICY_BAD_MAX_AGE,
+    STS_ERR_POLICY_MAX_AGE_TOO_LARGE,
+    STS_ERR_POLICY_BAD_MX,
+    STS_ERR_POLICY_BAD_EXTENSION_VALUE,
+    STS_ERR_POLICY_NOT_UTF8,
+    STS_ERR_POLICY_MISSING_VERSION,
+    STS_ERR_POLICY_MISSING_MODE,
+    STS_ERR_POLICY_MISSING_MAX_AGE,
+    STS_ERR_POLICY_MISSING_MX,
+    STS_ERR_POLICY_TOO_LARGE,
+    STS_ERR_POLICY_OTHER,
+    STS_ERR_MX_NO_MATCH,
+    STS_ERR_MX_BAD_PATTERN,
+    STS_ERR_MX_BAD_HOST,
+    STS_ERR_MX_IP_LITERAL,
+    STS_ERR_MX_OTHER,
+    STS_ERR_TLSRPT_NOT_TLSRPTV1,
+    STS_ERR_TLSRPT_MISSING_DELIMITER,
+    STS_ERR_TLSRPT_EMPTY_FIELD,
+    STS_ERR_TLSRPT_TRAILING_WHITESPACE,
+    STS_ERR_TLSRPT_MISSING_RUA,
+    STS_ERR_TLSRPT_BAD_URI,
+    STS_ERR_TLSRPT_BAD_FIELD,
+    STS_ERR_TLSRPT_OTHER,
+);
+
+impl sts_result {
+    /// The code with number `n`, if there is one.
+    pub fn from_u32(n: u32) -> Option<Self> {
+        Self::ALL.iter().copied().find(|r| *r as u32 == n)
+    }
+
+    /// A description in words, NUL-terminated. Codes that come from a core
+    /// error reuse the core's text, so the two never disagree.
+    pub fn message_nul(self) -> &'static str {
+        match self {
+            STS_OK => "success\0",
+            STS_ERR_NULL => "a required pointer argument was NULL\0",
+            STS_ERR_PANIC => "internal error in libsts (caught panic); please report it\0",
+            STS_ERR_INVALID_ARGUMENT => "an argument is out of range\0",
+            STS_ERR_INDEX_OUT_OF_RANGE => "index is not below the number of items\0",
+            STS_ERR_NOT_UTF8 => "string argument is not valid UTF-8\0",
+            STS_ERR_CORRUPT_STRUCT => "struct was not filled by libsts or was changed\0",
+            STS_ERR_TXT_OTHER => "TXT record is invalid\0",
+            STS_ERR_POLICY_OTHER => "policy is invalid\0",
+            STS_ERR_MX_OTHER => "MX host is not permitted\0",
+            STS_ERR_TLSRPT_OTHER => "TLSRPT record is invalid\0",
+            other => core_message(other).unwrap_or("unknown libsts result code\0"),
+        }
+    }
+}
+
+/// Finds the core error that maps to `r` and returns its text.
+fn core_message(r: sts_result) -> Option<&'static str> {
+    fn find<E: Copy + Into<sts_result>>(
+        all: &[E],
+        r: sts_result,
+        text: fn(E) -> &'static str,
+    ) -> Option<&'static str> {
+        all.iter().copied().find(|e| (*e).into() == r).map(text)
+    }
+    find(TxtError::ALL, r, TxtError::as_nul_terminated)
+        .or_else(|| find(PolicyError::ALL, r, PolicyError::as_nul_terminated))
+        .or_else(|| find(MxError::ALL, r, MxError::as_nul_terminated))
+        .or_else(|| find(TlsrptError::ALL, r, TlsrptError::as_nul_terminated))
+}
+
+/// A static, NUL-terminated description of `result`; never NULL. Unknown
+/// numbers get a generic text. `result` is a `uint32_t` so that any value
+/// a C caller passes is defined behaviour.
+#[no_mangle]
+pub extern "C" fn sts_result_str(result: u32) -> *const c_char {
+    let text = match sts_result::from_u32(result) {
+        Some(r) => r.message_nul(),
+        None => "unknown libsts result code\0",
+    };
+    text.as_ptr().cast()
+}
+
+/// The C identifier of `result` (for example `"STS_ERR_POLICY_BAD_MX"`),
+/// static and NUL-terminated; `"STS_UNKNOWN"` for an unknown number.
+#[no_mangle]
+pub extern "C" fn sts_result_name(result: u32) -> *const c_char {
+    let text = match sts_result::from_u32(result) {
+        Some(r) => r.name_nul(),
+        None => "STS_UNKNOWN\0",
+    };
+    text.as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_ordered() {
+        let mut seen = HashSet::new();
+        let mut last = None;
+        for r in sts_result::ALL {
+            assert!(seen.insert(*r as u32), "{r:?}");
+            assert!(last < Some(*r as u32), "ALL out of order at {r:?}");
+            last = Some(*r as u32);
+            assert_eq!(sts_result::from_u32(*r as u32), Some(*r));
+            assert_eq!(r.name_nul().trim_end_matches('\0'), format!("{r:?}"));
+            assert!(r.message_nul().ends_with('\0'));
+            assert_ne!(r.message_nul(), "unknown libsts result code\0", "{r:?}");
+        }
+    }
+
+    fn check_module<E: Copy + Into<sts_result> + core::fmt::Debug>(
+        all: &[E],
+        other: sts_result,
+        text: fn(E) -> &'static str,
+    ) {
+        let mut seen = HashSet::new();
+        for e in all {
+            let r: sts_result = (*e).into();
+            assert_ne!(r, other, "{e:?} has no code of its own");
+            assert!(seen.insert(r), "{e:?} shares a code");
+            assert_eq!(r.message_nul(), text(*e));
+        }
+    }
+
+    #[test]
+    fn every_core_error_has_its_own_code_and_text() {
+        check_module(
+            TxtError::ALL,
+            STS_ERR_TXT_OTHER,
+            TxtError::as_nul_terminated,
+        );
+        check_module(
+            PolicyError::ALL,
+            STS_ERR_POLICY_OTHER,
+            PolicyError::as_nul_terminated,
+        );
+        check_module(MxError::ALL, STS_ERR_MX_OTHER, MxError::as_nul_terminated);
+        check_module(
+            TlsrptError::ALL,
+            STS_ERR_TLSRPT_OTHER,
+            TlsrptError::as_nul_terminated,
+        );
+    }
+
+    #[test]
+    fn unknown_numbers_are_safe() {
+        let s = unsafe { core::ffi::CStr::from_ptr(sts_result_str(123_456)) };
+        assert_eq!(s.to_str(), Ok("unknown libsts result code"));
+        let s = unsafe { core::ffi::CStr::from_ptr(sts_result_name(u32::MAX)) };
+        assert_eq!(s.to_str(), Ok("STS_UNKNOWN"));
+    }
+}
