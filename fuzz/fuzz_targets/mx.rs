@@ -61,7 +61,12 @@ fuzz_target!(|data: &[u8]| {
 
     // The same pattern inside a policy gives the same verdict.
     if mx::validate_pattern(pattern).is_ok() {
-        let text = [&b"version: STSv1\nmode: enforce\nmx: "[..], pattern, b"\nmax_age: 1\n"].concat();
+        let text = [
+            &b"version: STSv1\nmode: enforce\nmx: "[..],
+            pattern,
+            b"\nmax_age: 1\n",
+        ]
+        .concat();
         let p = policy::parse(&text).unwrap_or_else(|e| panic!("{e}: {text:?}"));
         assert_eq!(p.mx_at(0), Some(pattern));
         assert_eq!(p.match_mx(host), got);

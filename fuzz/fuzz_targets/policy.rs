@@ -42,7 +42,11 @@ fuzz_target!(|data: &[u8]| {
         };
         if mx::prepare_host(&host).is_ok() {
             assert_eq!(p.match_mx(&host), Ok(()), "{host:?}");
-            assert_eq!(mx::pattern_match(pattern, &host), Ok(()), "{pattern:?} {host:?}");
+            assert_eq!(
+                mx::pattern_match(pattern, &host),
+                Ok(()),
+                "{pattern:?} {host:?}"
+            );
             let mut rooted = host.to_ascii_uppercase();
             rooted.push(b'.');
             assert_eq!(p.match_mx(&rooted), Ok(()), "{rooted:?}");
@@ -73,7 +77,10 @@ fuzz_target!(|data: &[u8]| {
             .map(|(_, &b)| b)
             .collect();
         let q = policy::parse(&lf).unwrap_or_else(|e| panic!("LF form fails: {e}"));
-        assert_eq!((q.mode(), q.max_age(), q.mx_count()), (p.mode(), p.max_age(), p.mx_count()));
+        assert_eq!(
+            (q.mode(), q.max_age(), q.mx_count()),
+            (p.mode(), p.max_age(), p.mx_count())
+        );
         assert!(q.mx().eq(p.mx()));
     }
 });

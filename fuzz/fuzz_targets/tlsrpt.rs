@@ -18,14 +18,23 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(rec.rua_count() >= 1);
     assert_eq!(rec.rua().count(), rec.rua_count());
-    assert_eq!(TlsrptRecord::from_parts(rec.rua_raw(), rec.rua_count()), rec);
+    assert_eq!(
+        TlsrptRecord::from_parts(rec.rua_raw(), rec.rua_count()),
+        rec
+    );
     let range = data.as_ptr_range();
     for (i, uri) in rec.rua().enumerate() {
         assert!(!uri.is_empty());
-        assert!(!uri.iter().any(|&b| matches!(b, b',' | b';' | b' ' | b'\t' | b'!')), "{uri:?}");
+        assert!(
+            !uri.iter()
+                .any(|&b| matches!(b, b',' | b';' | b' ' | b'\t' | b'!')),
+            "{uri:?}"
+        );
         let r = uri.as_ptr_range();
         assert!(range.start <= r.start && r.end <= range.end);
-        let (at, kind) = rec.rua_at(i).unwrap_or_else(|| panic!("rua_at({i}) is None"));
+        let (at, kind) = rec
+            .rua_at(i)
+            .unwrap_or_else(|| panic!("rua_at({i}) is None"));
         assert_eq!(at, uri);
         match kind {
             UriKind::Mailto => assert!(uri.starts_with(b"mailto:")),

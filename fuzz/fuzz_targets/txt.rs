@@ -26,7 +26,11 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    let candidates: Vec<&[u8]> = records.iter().copied().filter(|r| txt::is_candidate(r)).collect();
+    let candidates: Vec<&[u8]> = records
+        .iter()
+        .copied()
+        .filter(|r| txt::is_candidate(r))
+        .collect();
     let selected = txt::select(records.iter().copied());
     match candidates.as_slice() {
         [] => assert_eq!(selected, Err(TxtError::NoRecord)),
