@@ -1,0 +1,93 @@
+# libsts: build the Rust libraries, the C examples against both libsts.so
+# and libsts.a, and run every test. See README.md.
+#
+#   make demo    build everything and run policy-check on the bundled sample
+#   make test    every test: Rust, header freshness, C vectors (shared and
+#                static, under valgrind and ASan/UBSan), no_std build
+
+CARGO    ?= cargo
+CC       ?= cc
+TARGET   ?= target
+LIBDIR    = $(TARGET)/release
+BUILD    ?= build
+PREFIX   ?= /usr/local
+CORPUS   ?= ../shared/corpus
+
+CFLAGS   ?= -O2 -g
+WARN      = -std=c99 -Wall -Wextra -Wpedantic -Werror
+INC       = -Iinclude
+# What a static Rust library needs from the system (rustc --print native-static-libs).
+STATIC_LIBS = -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+SHARED_LINK = -L$(LIBDIR) -lsts -Wl,-rpath,$(abspath $(LIBDIR))
+SANITIZE  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+EXAMPLES  = policy-check
+C_TESTS   = vectors
+
+.PHONY: all lib demo test rust-test c-test nostd lint install clean
+
+all: lib $(EXAMPLES:%=$(BUILD)/%-shared) $(EXAMPLES:%=$(BUILD)/%-static)
+
+lib:
+	$(CARGO) build --release -p sts-ffi
+	ln -sf libsts.so $(LIBDIR)/libsts.so.0
+
+$(LIBDIR)/libsts.so $(LIBDIR)/libsts.a: lib
+
+$(BUILD):
+	mkdir -p $(BUILD)
+
+$(BUILD)/%-shared: c-examples/%.c include/sts.h lib | $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) $(INC) -o $@ $< $(SHARED_LINK)
+
+$(BUILD)/%-static: c-examples/%.c include/sts.h lib | $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) $(INC) -o $@ $< $(LIBDIR)/libsts.a $(STATIC_LIBS)
+
+$(BUILD)/test-%-shared: tests/c/%.c include/sts.h lib | $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) $(INC) -o $@ $< $(SHARED_LINK)
+
+$(BUILD)/test-%-static: tests/c/%.c include/sts.h lib | $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) $(INC) -o $@ $< $(LIBDIR)/libsts.a $(STATIC_LIBS)
+
+$(BUILD)/test-%-asan: tests/c/%.c include/sts.h lib | $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) $(SANITIZE) $(INC) -o $@ $< $(LIBDIR)/libsts.a $(STATIC_LIBS)
+
+demo: all
+	@echo "== policy-check (libsts.so) on c-examples/sample/mta-sts.txt"
+	$(BUILD)/policy-check-shared c-examples/sample/mta-sts.txt eu.mail.example.net
+	@echo "== policy-check (libsts.a): a host the policy does not permit"
+	$(BUILD)/policy-check-static c-examples/sample/mta-sts.txt mx9.example.com; test $$? -eq 1
+
+test: rust-test c-test nostd
+
+rust-test:
+	$(CARGO) test --workspace
+
+c-test: all $(C_TESTS:%=$(BUILD)/test-%-shared) $(C_TESTS:%=$(BUILD)/test-%-static) $(C_TESTS:%=$(BUILD)/test-%-asan)
+	$(BUILD)/test-vectors-static tests/vectors/abi.tsv $(CORPUS)
+	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+		$(BUILD)/test-vectors-shared tests/vectors/abi.tsv $(CORPUS)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(BUILD)/test-vectors-asan tests/vectors/abi.tsv $(CORPUS)
+	valgrind -q --error-exitcode=99 $(BUILD)/policy-check-shared c-examples/sample/mta-sts.txt mx1.example.com
+
+# The core must build for a target with no std at all.
+nostd:
+	scripts/nostd.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/sts.h $(DESTDIR)$(PREFIX)/include/sts.h
+	install -m 755 $(LIBDIR)/libsts.so $(DESTDIR)$(PREFIX)/lib/libsts.so.0
+	ln -sf libsts.so.0 $(DESTDIR)$(PREFIX)/lib/libsts.so
+	install -m 644 $(LIBDIR)/libsts.a $(DESTDIR)$(PREFIX)/lib/libsts.a
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)|' \
+		-e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' sts.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sts.pc
+
+clean:
+	rm -rf $(BUILD)
+	$(CARGO) clean
