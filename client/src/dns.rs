@@ -1,0 +1,374 @@
+//! Blocking DNS TXT lookups over UDP, with TCP when the answer is
+//! truncated.
+//!
+//! The wire format comes from `hickory-proto`; the transport is written
+//! here so that no thread and no async runtime is involved (an MTA such as
+//! Exim forks per delivery, and runtime threads do not survive a fork).
+//!
+//! A host MTA that has its own resolver can implement [`TxtResolver`]
+//! instead and hand it to [`crate::Client::with_resolver`].
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{Name, RData, RecordType};
+
+/// Why a TXT lookup gave no records.
+///
+/// [`DnsError::is_temporary`] separates "the domain has no such record"
+/// (NXDOMAIN, or an empty answer: the domain has no policy) from failures
+/// that say nothing about the domain (SERVFAIL, timeouts, network errors).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DnsError {
+    /// The name does not exist (RCODE 3, NXDOMAIN).
+    NxDomain,
+    /// The name exists but has no record of the requested type.
+    NoData,
+    /// The server answered SERVFAIL (RCODE 2).
+    ServFail,
+    /// The server answered with another error code (REFUSED, FORMERR, ...).
+    Rcode(u16),
+    /// No answer within the timeout, after all retries.
+    Timeout,
+    /// A socket error.
+    Io(String),
+    /// The answer could not be decoded or does not answer the question.
+    Malformed(String),
+    /// The name is not a valid DNS name.
+    BadName(String),
+    /// A CNAME chain longer than the limit, or a loop.
+    CnameChain,
+}
+
+impl DnsError {
+    /// Whether this is a temporary failure rather than an authoritative
+    /// "no record" answer.
+    pub fn is_temporary(&self) -> bool {
+        !matches!(self, DnsError::NxDomain | DnsError::NoData)
+    }
+}
+
+impl fmt::Display for DnsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DnsError::NxDomain => f.write_str("NXDOMAIN: the name does not exist"),
+            DnsError::NoData => f.write_str("no record of the requested type"),
+            DnsError::ServFail => f.write_str("SERVFAIL from the DNS server"),
+            DnsError::Rcode(c) => write!(f, "DNS error code {c}"),
+            DnsError::Timeout => f.write_str("DNS timeout"),
+            DnsError::Io(e) => write!(f, "DNS I/O error: {e}"),
+            DnsError::Malformed(e) => write!(f, "malformed DNS answer: {e}"),
+            DnsError::BadName(e) => write!(f, "bad DNS name: {e}"),
+            DnsError::CnameChain => f.write_str("CNAME chain too long or looping"),
+        }
+    }
+}
+
+impl std::error::Error for DnsError {}
+
+/// A source of TXT records. [`DnsResolver`] is the built-in one; an MTA
+/// can supply its own (the C layer wraps a callback in this trait).
+pub trait TxtResolver: Send + Sync {
+    /// Returns every TXT record at `name` (an A-label name without the
+    /// final dot), each record's character-strings joined into one byte
+    /// string, after following CNAMEs.
+    fn lookup_txt(&self, name: &str) -> Result<Vec<Vec<u8>>, DnsError>;
+}
+
+/// Longest CNAME chain followed.
+const MAX_CNAME: usize = 8;
+/// EDNS UDP payload size advertised (the DNS flag day 2020 value).
+const EDNS_PAYLOAD: u16 = 1232;
+
+/// A blocking stub resolver talking to one recursive server.
+#[derive(Clone, Debug)]
+pub struct DnsResolver {
+    server: SocketAddr,
+    timeout: Duration,
+    attempts: u32,
+}
+
+impl DnsResolver {
+    /// A resolver that asks `server`, waiting `timeout` for each of
+    /// `attempts` UDP tries (at least one).
+    pub fn new(server: SocketAddr, timeout: Duration, attempts: u32) -> Self {
+        DnsResolver {
+            server,
+            timeout,
+            attempts: attempts.max(1),
+        }
+    }
+
+    /// A resolver for the first `nameserver` of `/etc/resolv.conf`
+    /// (127.0.0.1 when there is none).
+    pub fn from_system(timeout: Duration, attempts: u32) -> Self {
+        let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let server = system_nameserver(&text)
+            .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 53));
+        Self::new(server, timeout, attempts)
+    }
+
+    /// The server this resolver asks.
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    /// Sends one query and returns the decoded answer after checking the
+    /// response code; UDP with retries, then TCP if the answer is truncated.
+    pub fn query(&self, name: &Name, rtype: RecordType) -> Result<Message, DnsError> {
+        let mut msg = Message::query();
+        msg.metadata.recursion_desired = true;
+        msg.add_query(Query::query(name.clone(), rtype));
+        let mut edns = Edns::new();
+        edns.set_max_payload(EDNS_PAYLOAD);
+        msg.set_edns(edns);
+        let wire = msg.to_vec().map_err(|e| DnsError::BadName(e.to_string()))?;
+        let id = msg.metadata.id;
+        let mut answer = self.udp(&wire, id, name, rtype)?;
+        if answer.metadata.truncation {
+            answer = self.tcp(&wire, id, name, rtype)?;
+        }
+        match answer.metadata.response_code {
+            ResponseCode::NoError => Ok(answer),
+            ResponseCode::NXDomain => Err(DnsError::NxDomain),
+            ResponseCode::ServFail => Err(DnsError::ServFail),
+            other => Err(DnsError::Rcode(u16::from(other))),
+        }
+    }
+
+    fn udp(
+        &self,
+        wire: &[u8],
+        id: u16,
+        name: &Name,
+        rtype: RecordType,
+    ) -> Result<Message, DnsError> {
+        let bind: SocketAddr = match self.server {
+            SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+            SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+        };
+        let sock = UdpSocket::bind(bind).map_err(io_err)?;
+        sock.connect(self.server).map_err(io_err)?;
+        let mut buf = vec![0u8; 65535];
+        for _ in 0..self.attempts {
+            sock.send(wire).map_err(io_err)?;
+            let deadline = Instant::now() + self.timeout;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                sock.set_read_timeout(Some(left)).map_err(io_err)?;
+                match sock.recv(&mut buf) {
+                    Ok(n) => {
+                        // Ignore anything that is not the answer to this
+                        // question (late answers to an earlier try, spoofs).
+                        if let Some(m) = decode_answer(&buf[..n], id, name, rtype) {
+                            return Ok(m);
+                        }
+                    }
+                    Err(e)
+                        if e.kind() == io::ErrorKind::WouldBlock
+                            || e.kind() == io::ErrorKind::TimedOut =>
+                    {
+                        break
+                    }
+                    // ICMP port unreachable shows up as ConnectionRefused.
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                        std::thread::sleep(left.min(Duration::from_millis(50)));
+                        break;
+                    }
+                    Err(e) => return Err(io_err(e)),
+                }
+            }
+        }
+        Err(DnsError::Timeout)
+    }
+
+    fn tcp(
+        &self,
+        wire: &[u8],
+        id: u16,
+        name: &Name,
+        rtype: RecordType,
+    ) -> Result<Message, DnsError> {
+        let deadline = Instant::now() + self.timeout * self.attempts;
+        let mut s = TcpStream::connect_timeout(&self.server, self.timeout).map_err(tcp_err)?;
+        let left = || {
+            let d = deadline.saturating_duration_since(Instant::now());
+            if d.is_zero() {
+                Err(DnsError::Timeout)
+            } else {
+                Ok(d)
+            }
+        };
+        s.set_write_timeout(Some(left()?)).map_err(io_err)?;
+        let len =
+            u16::try_from(wire.len()).map_err(|_| DnsError::BadName("query too long".into()))?;
+        let mut out = Vec::with_capacity(wire.len() + 2);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(wire);
+        s.write_all(&out).map_err(tcp_err)?;
+        let mut read_exact = |buf: &mut [u8]| -> Result<(), DnsError> {
+            let mut got = 0;
+            while got < buf.len() {
+                s.set_read_timeout(Some(left()?)).map_err(io_err)?;
+                match s.read(&mut buf[got..]) {
+                    Ok(0) => return Err(DnsError::Malformed("TCP answer cut short".into())),
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(tcp_err(e)),
+                }
+            }
+            Ok(())
+        };
+        let mut lenb = [0u8; 2];
+        read_exact(&mut lenb)?;
+        let mut buf = vec![0u8; usize::from(u16::from_be_bytes(lenb))];
+        read_exact(&mut buf)?;
+        decode_answer(&buf, id, name, rtype)
+            .ok_or_else(|| DnsError::Malformed("TCP answer does not match the query".into()))
+    }
+
+    /// TXT records at `name`, CNAMEs followed.
+    pub fn txt(&self, name: &str) -> Result<Vec<Vec<u8>>, DnsError> {
+        let mut qname = Name::from_ascii(name).map_err(|e| DnsError::BadName(e.to_string()))?;
+        qname.set_fqdn(true);
+        for _ in 0..MAX_CNAME {
+            let answer = self.query(&qname, RecordType::TXT)?;
+            match collect_txt(&answer, &qname)? {
+                Collected::Records(r) => return Ok(r),
+                Collected::Follow(target) => qname = target,
+            }
+        }
+        Err(DnsError::CnameChain)
+    }
+}
+
+impl TxtResolver for DnsResolver {
+    fn lookup_txt(&self, name: &str) -> Result<Vec<Vec<u8>>, DnsError> {
+        self.txt(name)
+    }
+}
+
+enum Collected {
+    Records(Vec<Vec<u8>>),
+    /// The answer ends in a CNAME whose target it does not resolve.
+    Follow(Name),
+}
+
+/// Walks the CNAME chain inside one answer starting at `qname` and
+/// collects the TXT records at its end.
+fn collect_txt(answer: &Message, qname: &Name) -> Result<Collected, DnsError> {
+    let mut current = qname.clone();
+    let mut hops = 0;
+    loop {
+        let cname = answer.answers.iter().find_map(|r| match &r.data {
+            RData::CNAME(c) if r.name == current => Some(c.0.clone()),
+            _ => None,
+        });
+        match cname {
+            Some(target) => {
+                hops += 1;
+                if hops > MAX_CNAME {
+                    return Err(DnsError::CnameChain);
+                }
+                current = target;
+            }
+            None => break,
+        }
+    }
+    let records: Vec<Vec<u8>> = answer
+        .answers
+        .iter()
+        .filter(|r| r.name == current)
+        .filter_map(|r| match &r.data {
+            RData::TXT(t) => Some(t.txt_data.iter().flat_map(|s| s.iter().copied()).collect()),
+            _ => None,
+        })
+        .collect();
+    if !records.is_empty() {
+        Ok(Collected::Records(records))
+    } else if current != *qname {
+        Ok(Collected::Follow(current))
+    } else {
+        Err(DnsError::NoData)
+    }
+}
+
+fn decode_answer(buf: &[u8], id: u16, name: &Name, rtype: RecordType) -> Option<Message> {
+    let m = Message::from_vec(buf).ok()?;
+    let md = &m.metadata;
+    if md.id != id || md.message_type != MessageType::Response || md.op_code != OpCode::Query {
+        return None;
+    }
+    // A server may leave out the question in an error answer; when it is
+    // there it must be ours.
+    match m.queries.first() {
+        Some(q) if q.name() != name || q.query_type() != rtype => None,
+        _ => Some(m),
+    }
+}
+
+fn io_err(e: io::Error) -> DnsError {
+    DnsError::Io(e.to_string())
+}
+
+fn tcp_err(e: io::Error) -> DnsError {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => DnsError::Timeout,
+        _ => io_err(e),
+    }
+}
+
+/// The first usable `nameserver` line of a resolv.conf text.
+pub fn system_nameserver(resolv_conf: &str) -> Option<SocketAddr> {
+    resolv_conf.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        if words.next() != Some("nameserver") {
+            return None;
+        }
+        // Drop an IPv6 zone ("fe80::1%eth0"): std cannot parse it.
+        let addr = words.next()?;
+        let ip: IpAddr = addr.split('%').next()?.parse().ok()?;
+        Some(SocketAddr::new(ip, 53))
+    })
+}
+
+/// Parses `ip`, `ip:port` or `[ipv6]:port` (port 53 when absent).
+pub fn parse_server(s: &str) -> Option<SocketAddr> {
+    if let Ok(sa) = s.parse::<SocketAddr>() {
+        return Some(sa);
+    }
+    s.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_conf_first_nameserver() {
+        let text = "# comment\nsearch example\nnameserver 192.0.2.1\nnameserver 192.0.2.2\n";
+        assert_eq!(system_nameserver(text), "192.0.2.1:53".parse().ok());
+        assert_eq!(
+            system_nameserver("nameserver fe80::1%eth0\n"),
+            "[fe80::1]:53".parse().ok()
+        );
+        assert_eq!(system_nameserver("nameserver bogus\n"), None);
+    }
+
+    #[test]
+    fn server_syntax() {
+        assert_eq!(
+            parse_server("127.0.0.1:5353"),
+            "127.0.0.1:5353".parse().ok()
+        );
+        assert_eq!(parse_server("127.0.0.1"), "127.0.0.1:53".parse().ok());
+        assert_eq!(parse_server("::1"), "[::1]:53".parse().ok());
+        assert_eq!(parse_server("nope"), None);
+    }
+}
