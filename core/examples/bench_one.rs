@@ -7,7 +7,7 @@
 //!
 //! OP is one of `parse:FILE` (FILE in `../shared/bench/`, without `.txt`),
 //! `match:FILE` (the host from `hosts.tsv`), `pattern`, `txt`, `tlsrpt`,
-//! `newlines:FILE` and `noop`. Inputs are read before the loop, so running
+//! `newlines:FILE`, `newlines_chunked:FILE` and `noop`. Inputs are read before the loop, so running
 //! with two values of N and dividing the difference gives the cost of one
 //! operation.
 
@@ -37,6 +37,20 @@ fn host_for(file: &str) -> Result<Vec<u8>, String> {
         .ok_or_else(|| format!("no host for {file} in hosts.tsv"))
 }
 
+/// Newline count written so that LLVM vectorises it (byte counters per
+/// 128-byte chunk): the floor for a parser that scans with SIMD or SWAR.
+fn count_newlines_chunked(text: &[u8]) -> usize {
+    text.chunks(128)
+        .map(|chunk| {
+            let mut k = 0u8;
+            for &c in chunk {
+                k += u8::from(c == b'\n');
+            }
+            usize::from(k)
+        })
+        .sum()
+}
+
 fn run(op: &str, n: u64) -> Result<u64, String> {
     let mut ok = 0u64;
     match op.split_once(':') {
@@ -60,6 +74,12 @@ fn run(op: &str, n: u64) -> Result<u64, String> {
             let text = read(&format!("{file}.txt"))?;
             for _ in 0..n {
                 ok += black_box(&text).iter().filter(|&&c| c == b'\n').count() as u64;
+            }
+        }
+        Some(("newlines_chunked", file)) => {
+            let text = read(&format!("{file}.txt"))?;
+            for _ in 0..n {
+                ok += count_newlines_chunked(black_box(&text)) as u64;
             }
         }
         _ => match op {
