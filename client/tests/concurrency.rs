@@ -59,7 +59,7 @@ fn processes_share_cache_while_policy_changes() {
     let dns = DnsServer::start();
     let https = HttpsServer::start(ca.leaf(&["mta-sts.conc.test"], false));
     let publish = |n: usize| {
-        let text = if n % 2 == 0 {
+        let text = if n.is_multiple_of(2) {
             old_policy()
         } else {
             new_policy()
