@@ -15,6 +15,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "webpki")]
+extern crate alloc;
+
+#[cfg(feature = "webpki")]
+pub mod cert;
+#[cfg(feature = "dane")]
+pub mod dane;
 pub mod mx;
 pub mod name;
 pub mod policy;
