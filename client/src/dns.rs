@@ -153,6 +153,7 @@ impl DnsResolver {
         let sock = UdpSocket::bind(bind).map_err(io_err)?;
         sock.connect(self.server).map_err(io_err)?;
         let mut buf = vec![0u8; 65535];
+        let mut refused = false;
         for _ in 0..self.attempts {
             sock.send(wire).map_err(io_err)?;
             let deadline = Instant::now() + self.timeout;
@@ -178,6 +179,7 @@ impl DnsResolver {
                     }
                     // ICMP port unreachable shows up as ConnectionRefused.
                     Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                        refused = true;
                         std::thread::sleep(left.min(Duration::from_millis(50)));
                         break;
                     }
@@ -185,7 +187,11 @@ impl DnsResolver {
                 }
             }
         }
-        Err(DnsError::Timeout)
+        if refused {
+            Err(DnsError::Io(format!("{}: connection refused", self.server)))
+        } else {
+            Err(DnsError::Timeout)
+        }
     }
 
     fn tcp(
