@@ -22,7 +22,8 @@
 // The outcome of every libsts call. `STS_OK` is 0; each error names the
 // rule that was broken. Numbers are stable across releases and never
 // reused: 1–99 are about the call itself, 200s the `_mta-sts` TXT record,
-// 300s the policy file, 400s MX matching, 500s the TLSRPT record.
+// 300s the policy file, 400s MX matching, 500s the TLSRPT record, 600s
+// WebPKI certificate checks, 700s DANE.
 // `sts_result_str` describes each one in words.
 enum sts_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -131,6 +132,44 @@ enum sts_result
   STS_ERR_TLSRPT_BAD_FIELD = 506,
   // TLSRPT record is invalid for a reason this version does not name.
   STS_ERR_TLSRPT_OTHER = 599,
+  // Certificate does not match the MX host (TLSRPT certificate-host-mismatch).
+  STS_ERR_CERT_HOST_MISMATCH = 600,
+  // Certificate is expired or not yet valid (TLSRPT certificate-expired).
+  STS_ERR_CERT_EXPIRED = 601,
+  // Chain does not lead to a trusted root (TLSRPT certificate-not-trusted).
+  STS_ERR_CERT_NOT_TRUSTED = 602,
+  // Chain failed validation otherwise (TLSRPT validation-failure).
+  STS_ERR_CERT_VALIDATION_FAILURE = 603,
+  // The certificate chain is empty.
+  STS_ERR_CERT_EMPTY_CHAIN = 604,
+  // The MX host is not a valid host name.
+  STS_ERR_CERT_BAD_HOST = 605,
+  // The chain has more than 16 certificates.
+  STS_ERR_CERT_TOO_MANY_CERTIFICATES = 606,
+  // Certificate check failed for a reason this version does not name.
+  STS_ERR_CERT_OTHER = 699,
+  // No usable TLSA record (TLSRPT tlsa-invalid).
+  STS_ERR_DANE_TLSA_INVALID = 700,
+  // Usable TLSA records, but none matches the chain.
+  STS_ERR_DANE_NO_MATCH = 701,
+  // DANE-TA matched but the certificate does not match the MX host.
+  STS_ERR_DANE_HOST_MISMATCH = 702,
+  // DANE-TA matched but a certificate is expired or not yet valid.
+  STS_ERR_DANE_EXPIRED = 703,
+  // DANE-TA matched but the chain does not verify up to it.
+  STS_ERR_DANE_CHAIN_INVALID = 704,
+  // DANE-TA needs certificate validation, which this build lacks.
+  STS_ERR_DANE_TA_UNSUPPORTED = 705,
+  // The certificate chain is empty.
+  STS_ERR_DANE_EMPTY_CHAIN = 706,
+  // The chain has more than 16 certificates.
+  STS_ERR_DANE_TOO_MANY_CERTIFICATES = 707,
+  // The server certificate is not well-formed X.509.
+  STS_ERR_DANE_BAD_CERTIFICATE = 708,
+  // The MX host is not a valid host name.
+  STS_ERR_DANE_BAD_HOST = 709,
+  // DANE check failed for a reason this version does not name.
+  STS_ERR_DANE_OTHER = 799,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -214,6 +253,58 @@ extern "C" {
 
 // The library version, a static NUL-terminated string such as `"0.1.0"`.
 const char *sts_version(void);
+
+// RFC 8461 §4.2: `STS_OK` iff the chain (`chain_der[0]` the MX host's
+// certificate, then intermediates, each DER) leads to one of the trust
+// anchors in `roots_der` (DER certificates), is valid at `now_unix`
+// (seconds since 1970), and the leaf has a DNS subjectAltName matching
+// `mx_host` (one trailing dot allowed; `*` only as a whole leftmost label
+// matching one label; no Common Name fallback).
+//
+// Failures, each mapped to one TLSRPT result type by
+// `sts_result_tlsrpt_type`: `STS_ERR_CERT_HOST_MISMATCH`
+// (certificate-host-mismatch), `STS_ERR_CERT_EXPIRED` (certificate-expired,
+// also not yet valid), `STS_ERR_CERT_NOT_TRUSTED` (certificate-not-trusted),
+// `STS_ERR_CERT_VALIDATION_FAILURE` (validation-failure: bad DER, bad
+// signature, …), `STS_ERR_CERT_EMPTY_CHAIN`, `STS_ERR_CERT_TOO_MANY_CERTIFICATES`
+// (more than 16), `STS_ERR_CERT_BAD_HOST`.
+//
+// # Safety
+// The arrays must hold the given counts of valid (pointer, length) pairs;
+// `mx_host` must be a NUL-terminated string.
+sts_result sts_cert_verify(const uint8_t *const *chain_der,
+                           const size_t *chain_lens,
+                           size_t chain_n,
+                           const uint8_t *const *roots_der,
+                           const size_t *roots_lens,
+                           size_t roots_n,
+                           const char *mx_host,
+                           uint64_t now_unix);
+
+// RFC 7672: `STS_OK` iff a usable record of the TLSA RRset (`tlsa_rdata`,
+// the RDATA of the DNSSEC-validated RRset at `_25._tcp.<mx_host>`)
+// matches the chain (`chain_der[0]` the MX host's certificate). DANE-EE(3)
+// ignores names and dates; DANE-TA(2) also checks the chain up to the
+// matched trust anchor, its dates at `now_unix`, and the name; PKIX usages
+// (0, 1) are unusable for SMTP and ignored.
+//
+// Failures: `STS_ERR_DANE_TLSA_INVALID` (tlsa-invalid: no usable record),
+// `STS_ERR_DANE_NO_MATCH` (usable records, none matches: the delivery must
+// not proceed; TLSRPT validation-failure), `STS_ERR_DANE_HOST_MISMATCH`,
+// `STS_ERR_DANE_EXPIRED`, `STS_ERR_DANE_CHAIN_INVALID` and the
+// chain-shape errors.
+//
+// # Safety
+// The arrays must hold the given counts of valid (pointer, length) pairs;
+// `mx_host` must be a NUL-terminated string.
+sts_result sts_dane_verify(const uint8_t *const *chain_der,
+                           const size_t *chain_lens,
+                           size_t chain_n,
+                           const uint8_t *const *tlsa_rdata,
+                           const size_t *tlsa_lens,
+                           size_t tlsa_n,
+                           const char *mx_host,
+                           uint64_t now_unix);
 
 // Parses an MTA-STS policy file (RFC 8461 §3.2) of `len` bytes at `text`
 // (no NUL needed). Returns `STS_OK` and fills `*out` iff the policy is
@@ -302,6 +393,12 @@ sts_result sts_tlsrpt_rua(const struct sts_tlsrpt_record *record,
                           size_t index,
                           const uint8_t **uri,
                           size_t *uri_len);
+
+// The RFC 8460 §4.3 result type (for example `"certificate-expired"`)
+// under which a failure `result` is reported, static and NUL-terminated;
+// NULL when the code is not a reportable failure (`STS_OK`, argument
+// errors, `STS_ERR_TXT_NO_RECORD`).
+const char *sts_result_tlsrpt_type(uint32_t result);
 
 // A static, NUL-terminated description of `result`; never NULL. Unknown
 // numbers get a generic text. `result` is a `uint32_t` so that any value

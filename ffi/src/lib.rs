@@ -9,11 +9,13 @@
 #![allow(non_camel_case_types)]
 
 mod boundary;
+mod cert;
 mod records;
 mod result;
 
+pub use cert::{sts_cert_verify, sts_dane_verify};
 pub use records::*;
-pub use result::{sts_result, sts_result_name, sts_result_str};
+pub use result::{sts_result, sts_result_name, sts_result_str, sts_result_tlsrpt_type};
 
 use core::ffi::c_char;
 

@@ -1,15 +1,19 @@
 //! `sts_result`: one stable number per failure, never reused.
 
 use core::ffi::c_char;
+use sts_core::cert::CertError;
+use sts_core::dane::DaneError;
 use sts_core::mx::MxError;
 use sts_core::policy::PolicyError;
+use sts_core::tlsrpt::ResultType;
 use sts_core::tlsrpt::TlsrptError;
 use sts_core::txt::TxtError;
 
 /// The outcome of every libsts call. `STS_OK` is 0; each error names the
 /// rule that was broken. Numbers are stable across releases and never
 /// reused: 1–99 are about the call itself, 200s the `_mta-sts` TXT record,
-/// 300s the policy file, 400s MX matching, 500s the TLSRPT record.
+/// 300s the policy file, 400s MX matching, 500s the TLSRPT record, 600s
+/// WebPKI certificate checks, 700s DANE.
 /// `sts_result_str` describes each one in words.
 #[allow(non_camel_case_types)]
 #[repr(u32)]
@@ -121,6 +125,46 @@ pub enum sts_result {
     STS_ERR_TLSRPT_BAD_FIELD = 506,
     /// TLSRPT record is invalid for a reason this version does not name.
     STS_ERR_TLSRPT_OTHER = 599,
+
+    /// Certificate does not match the MX host (TLSRPT certificate-host-mismatch).
+    STS_ERR_CERT_HOST_MISMATCH = 600,
+    /// Certificate is expired or not yet valid (TLSRPT certificate-expired).
+    STS_ERR_CERT_EXPIRED = 601,
+    /// Chain does not lead to a trusted root (TLSRPT certificate-not-trusted).
+    STS_ERR_CERT_NOT_TRUSTED = 602,
+    /// Chain failed validation otherwise (TLSRPT validation-failure).
+    STS_ERR_CERT_VALIDATION_FAILURE = 603,
+    /// The certificate chain is empty.
+    STS_ERR_CERT_EMPTY_CHAIN = 604,
+    /// The MX host is not a valid host name.
+    STS_ERR_CERT_BAD_HOST = 605,
+    /// The chain has more than 16 certificates.
+    STS_ERR_CERT_TOO_MANY_CERTIFICATES = 606,
+    /// Certificate check failed for a reason this version does not name.
+    STS_ERR_CERT_OTHER = 699,
+
+    /// No usable TLSA record (TLSRPT tlsa-invalid).
+    STS_ERR_DANE_TLSA_INVALID = 700,
+    /// Usable TLSA records, but none matches the chain.
+    STS_ERR_DANE_NO_MATCH = 701,
+    /// DANE-TA matched but the certificate does not match the MX host.
+    STS_ERR_DANE_HOST_MISMATCH = 702,
+    /// DANE-TA matched but a certificate is expired or not yet valid.
+    STS_ERR_DANE_EXPIRED = 703,
+    /// DANE-TA matched but the chain does not verify up to it.
+    STS_ERR_DANE_CHAIN_INVALID = 704,
+    /// DANE-TA needs certificate validation, which this build lacks.
+    STS_ERR_DANE_TA_UNSUPPORTED = 705,
+    /// The certificate chain is empty.
+    STS_ERR_DANE_EMPTY_CHAIN = 706,
+    /// The chain has more than 16 certificates.
+    STS_ERR_DANE_TOO_MANY_CERTIFICATES = 707,
+    /// The server certificate is not well-formed X.509.
+    STS_ERR_DANE_BAD_CERTIFICATE = 708,
+    /// The MX host is not a valid host name.
+    STS_ERR_DANE_BAD_HOST = 709,
+    /// DANE check failed for a reason this version does not name.
+    STS_ERR_DANE_OTHER = 799,
 }
 
 use sts_result::*;
@@ -197,6 +241,39 @@ impl From<TlsrptError> for sts_result {
     }
 }
 
+impl From<CertError> for sts_result {
+    fn from(e: CertError) -> Self {
+        match e {
+            CertError::HostMismatch => STS_ERR_CERT_HOST_MISMATCH,
+            CertError::Expired => STS_ERR_CERT_EXPIRED,
+            CertError::NotTrusted => STS_ERR_CERT_NOT_TRUSTED,
+            CertError::ValidationFailure => STS_ERR_CERT_VALIDATION_FAILURE,
+            CertError::EmptyChain => STS_ERR_CERT_EMPTY_CHAIN,
+            CertError::BadHost => STS_ERR_CERT_BAD_HOST,
+            CertError::TooManyCertificates => STS_ERR_CERT_TOO_MANY_CERTIFICATES,
+            _ => STS_ERR_CERT_OTHER,
+        }
+    }
+}
+
+impl From<DaneError> for sts_result {
+    fn from(e: DaneError) -> Self {
+        match e {
+            DaneError::TlsaInvalid => STS_ERR_DANE_TLSA_INVALID,
+            DaneError::NoMatch => STS_ERR_DANE_NO_MATCH,
+            DaneError::HostMismatch => STS_ERR_DANE_HOST_MISMATCH,
+            DaneError::Expired => STS_ERR_DANE_EXPIRED,
+            DaneError::ChainInvalid => STS_ERR_DANE_CHAIN_INVALID,
+            DaneError::TaNeedsWebpki => STS_ERR_DANE_TA_UNSUPPORTED,
+            DaneError::EmptyChain => STS_ERR_DANE_EMPTY_CHAIN,
+            DaneError::TooManyCertificates => STS_ERR_DANE_TOO_MANY_CERTIFICATES,
+            DaneError::BadCertificate => STS_ERR_DANE_BAD_CERTIFICATE,
+            DaneError::BadHost => STS_ERR_DANE_BAD_HOST,
+            _ => STS_ERR_DANE_OTHER,
+        }
+    }
+}
+
 /// Generates the list of all codes and their names from one list of
 /// identifiers; the exhaustive `match` makes the compiler check the list.
 macro_rules! all_codes {
@@ -267,6 +344,25 @@ all_codes!(
     STS_ERR_TLSRPT_BAD_URI,
     STS_ERR_TLSRPT_BAD_FIELD,
     STS_ERR_TLSRPT_OTHER,
+    STS_ERR_CERT_HOST_MISMATCH,
+    STS_ERR_CERT_EXPIRED,
+    STS_ERR_CERT_NOT_TRUSTED,
+    STS_ERR_CERT_VALIDATION_FAILURE,
+    STS_ERR_CERT_EMPTY_CHAIN,
+    STS_ERR_CERT_BAD_HOST,
+    STS_ERR_CERT_TOO_MANY_CERTIFICATES,
+    STS_ERR_CERT_OTHER,
+    STS_ERR_DANE_TLSA_INVALID,
+    STS_ERR_DANE_NO_MATCH,
+    STS_ERR_DANE_HOST_MISMATCH,
+    STS_ERR_DANE_EXPIRED,
+    STS_ERR_DANE_CHAIN_INVALID,
+    STS_ERR_DANE_TA_UNSUPPORTED,
+    STS_ERR_DANE_EMPTY_CHAIN,
+    STS_ERR_DANE_TOO_MANY_CERTIFICATES,
+    STS_ERR_DANE_BAD_CERTIFICATE,
+    STS_ERR_DANE_BAD_HOST,
+    STS_ERR_DANE_OTHER,
 );
 
 impl sts_result {
@@ -290,6 +386,8 @@ impl sts_result {
             STS_ERR_POLICY_OTHER => "policy is invalid\0",
             STS_ERR_MX_OTHER => "MX host is not permitted\0",
             STS_ERR_TLSRPT_OTHER => "TLSRPT record is invalid\0",
+            STS_ERR_CERT_OTHER => "certificate chain is not valid for the MX host\0",
+            STS_ERR_DANE_OTHER => "DANE authentication failed\0",
             other => core_message(other).unwrap_or("unknown libsts result code\0"),
         }
     }
@@ -308,6 +406,43 @@ fn core_message(r: sts_result) -> Option<&'static str> {
         .or_else(|| find(PolicyError::ALL, r, PolicyError::as_nul_terminated))
         .or_else(|| find(MxError::ALL, r, MxError::as_nul_terminated))
         .or_else(|| find(TlsrptError::ALL, r, TlsrptError::as_nul_terminated))
+        .or_else(|| find(CertError::ALL, r, CertError::as_nul_terminated))
+        .or_else(|| find(DaneError::ALL, r, DaneError::as_nul_terminated))
+}
+
+/// The RFC 8460 result type a failure is reported as, if it has one.
+pub fn tlsrpt_type(r: sts_result) -> Option<ResultType> {
+    fn find<E: Copy + Into<sts_result>>(
+        all: &[E],
+        r: sts_result,
+        name: fn(E) -> &'static str,
+    ) -> Option<ResultType> {
+        let e = all.iter().copied().find(|e| (*e).into() == r)?;
+        ResultType::from_name(name(e).as_bytes()).ok()
+    }
+    match r {
+        STS_ERR_TXT_NO_RECORD => None,
+        STS_ERR_CERT_OTHER | STS_ERR_DANE_OTHER | STS_ERR_MX_NO_MATCH => {
+            Some(ResultType::ValidationFailure)
+        }
+        r if (300..400).contains(&(r as u32)) || (200..300).contains(&(r as u32)) => {
+            Some(ResultType::StsPolicyInvalid)
+        }
+        r => find(CertError::ALL, r, CertError::tlsrpt_result_type)
+            .or_else(|| find(DaneError::ALL, r, DaneError::tlsrpt_result_type)),
+    }
+}
+
+/// The RFC 8460 §4.3 result type (for example `"certificate-expired"`)
+/// under which a failure `result` is reported, static and NUL-terminated;
+/// NULL when the code is not a reportable failure (`STS_OK`, argument
+/// errors, `STS_ERR_TXT_NO_RECORD`).
+#[no_mangle]
+pub extern "C" fn sts_result_tlsrpt_type(result: u32) -> *const c_char {
+    match sts_result::from_u32(result).and_then(tlsrpt_type) {
+        Some(t) => t.as_nul_terminated().as_ptr().cast(),
+        None => core::ptr::null(),
+    }
 }
 
 /// A static, NUL-terminated description of `result`; never NULL. Unknown
@@ -385,6 +520,47 @@ mod tests {
             STS_ERR_TLSRPT_OTHER,
             TlsrptError::as_nul_terminated,
         );
+        check_module(
+            CertError::ALL,
+            STS_ERR_CERT_OTHER,
+            CertError::as_nul_terminated,
+        );
+        check_module(
+            DaneError::ALL,
+            STS_ERR_DANE_OTHER,
+            DaneError::as_nul_terminated,
+        );
+    }
+
+    #[test]
+    fn rfc8460_4_3_failures_map_to_result_types() {
+        let t = |r: sts_result| tlsrpt_type(r).map(ResultType::as_str);
+        assert_eq!(
+            t(STS_ERR_CERT_HOST_MISMATCH),
+            Some("certificate-host-mismatch")
+        );
+        assert_eq!(t(STS_ERR_CERT_EXPIRED), Some("certificate-expired"));
+        assert_eq!(t(STS_ERR_CERT_NOT_TRUSTED), Some("certificate-not-trusted"));
+        assert_eq!(
+            t(STS_ERR_CERT_VALIDATION_FAILURE),
+            Some("validation-failure")
+        );
+        assert_eq!(t(STS_ERR_DANE_TLSA_INVALID), Some("tlsa-invalid"));
+        assert_eq!(t(STS_ERR_POLICY_BAD_MX), Some("sts-policy-invalid"));
+        assert_eq!(t(STS_ERR_TXT_BAD_ID), Some("sts-policy-invalid"));
+        assert_eq!(t(STS_ERR_MX_NO_MATCH), Some("validation-failure"));
+        assert_eq!(t(STS_OK), None);
+        assert_eq!(t(STS_ERR_NULL), None);
+        assert_eq!(t(STS_ERR_TXT_NO_RECORD), None);
+        for e in CertError::ALL {
+            assert_eq!(t((*e).into()), Some(e.tlsrpt_result_type()), "{e:?}");
+        }
+        for e in DaneError::ALL {
+            assert_eq!(t((*e).into()), Some(e.tlsrpt_result_type()), "{e:?}");
+        }
+        assert!(sts_result_tlsrpt_type(0).is_null());
+        let s = unsafe { core::ffi::CStr::from_ptr(sts_result_tlsrpt_type(601)) };
+        assert_eq!(s.to_str(), Ok("certificate-expired"));
     }
 
     #[test]

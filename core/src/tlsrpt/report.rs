@@ -79,19 +79,25 @@ impl ResultType {
     ];
 
     /// The name used in reports.
-    pub const fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
+        let s = self.as_nul_terminated();
+        &s[..s.len() - 1]
+    }
+
+    /// [`Self::as_str`] followed by a NUL byte, for C callers.
+    pub const fn as_nul_terminated(self) -> &'static str {
         match self {
-            ResultType::StarttlsNotSupported => "starttls-not-supported",
-            ResultType::CertificateHostMismatch => "certificate-host-mismatch",
-            ResultType::CertificateExpired => "certificate-expired",
-            ResultType::CertificateNotTrusted => "certificate-not-trusted",
-            ResultType::ValidationFailure => "validation-failure",
-            ResultType::TlsaInvalid => "tlsa-invalid",
-            ResultType::DnssecInvalid => "dnssec-invalid",
-            ResultType::DaneRequired => "dane-required",
-            ResultType::StsPolicyFetchError => "sts-policy-fetch-error",
-            ResultType::StsPolicyInvalid => "sts-policy-invalid",
-            ResultType::StsWebpkiInvalid => "sts-webpki-invalid",
+            ResultType::StarttlsNotSupported => "starttls-not-supported\0",
+            ResultType::CertificateHostMismatch => "certificate-host-mismatch\0",
+            ResultType::CertificateExpired => "certificate-expired\0",
+            ResultType::CertificateNotTrusted => "certificate-not-trusted\0",
+            ResultType::ValidationFailure => "validation-failure\0",
+            ResultType::TlsaInvalid => "tlsa-invalid\0",
+            ResultType::DnssecInvalid => "dnssec-invalid\0",
+            ResultType::DaneRequired => "dane-required\0",
+            ResultType::StsPolicyFetchError => "sts-policy-fetch-error\0",
+            ResultType::StsPolicyInvalid => "sts-policy-invalid\0",
+            ResultType::StsWebpkiInvalid => "sts-webpki-invalid\0",
         }
     }
 
