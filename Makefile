@@ -21,7 +21,7 @@ STATIC_LIBS = -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 SHARED_LINK = -L$(LIBDIR) -lsts -Wl,-rpath,$(abspath $(LIBDIR))
 SANITIZE  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-EXAMPLES  = policy-check
+EXAMPLES  = policy-check cert-check
 C_TESTS   = vectors
 
 .PHONY: all lib demo test rust-test c-test nostd lint install clean
@@ -70,6 +70,7 @@ c-test: all $(C_TESTS:%=$(BUILD)/test-%-shared) $(C_TESTS:%=$(BUILD)/test-%-stat
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(BUILD)/test-vectors-asan tests/vectors/abi.tsv $(CORPUS)
 	valgrind -q --error-exitcode=99 $(BUILD)/policy-check-shared c-examples/sample/mta-sts.txt mx1.example.com
+	tests/c/cert-cases.sh $(BUILD)
 
 # The core must build for a target with no std at all.
 nostd:
