@@ -11,7 +11,18 @@ use common::*;
 use serde_json::Value;
 
 fn sts(args: &[&str], envs: &[(&str, String)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sts"));
+    // STS_TEST_WRAPPER="/usr/bin/time -v" runs the command under a wrapper
+    // (for measurements) and shows its stderr.
+    let wrapper = std::env::var("STS_TEST_WRAPPER").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    let mut cmd = match words.next() {
+        Some(w) => {
+            let mut c = Command::new(w);
+            c.args(words).arg(env!("CARGO_BIN_EXE_sts"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_sts")),
+    };
     cmd.args(args);
     for var in [
         "STS_DNS_SERVER",
@@ -25,7 +36,11 @@ fn sts(args: &[&str], envs: &[(&str, String)]) -> Output {
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    cmd.output().unwrap()
+    let out = cmd.output().unwrap();
+    if !wrapper.is_empty() {
+        eprintln!("{args:?}\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    out
 }
 
 fn stdout(o: &Output) -> String {
