@@ -147,10 +147,14 @@ fn client(cli: &Cli) -> Result<Client, ExitCode> {
         https_connect_override: cli.connect,
         ..ClientOptions::default()
     };
-    if let Some(t) = cli.timeout.filter(|t| t.is_finite() && *t > 0.0) {
-        opts.dns_timeout = Duration::from_secs_f64(t);
-        opts.https_connect_timeout = Duration::from_secs_f64(t);
-        opts.https_total_timeout = Duration::from_secs_f64(t);
+    if let Some(t) = cli.timeout {
+        let Ok(t) = Duration::try_from_secs_f64(t) else {
+            eprintln!("sts: --timeout {t} is not a number of seconds");
+            return Err(ExitCode::from(2));
+        };
+        opts.dns_timeout = t;
+        opts.https_connect_timeout = t;
+        opts.https_total_timeout = t;
     }
     let mut c = Client::new(opts).map_err(|e| {
         eprintln!("sts: {e}");

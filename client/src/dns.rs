@@ -97,7 +97,7 @@ impl DnsResolver {
     pub fn new(server: SocketAddr, timeout: Duration, attempts: u32) -> Self {
         DnsResolver {
             server,
-            timeout,
+            timeout: timeout.max(Duration::from_millis(1)),
             attempts: attempts.max(1),
         }
     }
@@ -156,7 +156,7 @@ impl DnsResolver {
         let mut refused = false;
         for _ in 0..self.attempts {
             sock.send(wire).map_err(io_err)?;
-            let deadline = Instant::now() + self.timeout;
+            let deadline = deadline_after(self.timeout);
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
@@ -201,7 +201,7 @@ impl DnsResolver {
         name: &Name,
         rtype: RecordType,
     ) -> Result<Message, DnsError> {
-        let deadline = Instant::now() + self.timeout * self.attempts;
+        let deadline = deadline_after(self.timeout.saturating_mul(self.attempts));
         let mut s = TcpStream::connect_timeout(&self.server, self.timeout).map_err(tcp_err)?;
         let left = || {
             let d = deadline.saturating_duration_since(Instant::now());
@@ -317,6 +317,13 @@ fn decode_answer(buf: &[u8], id: u16, name: &Name, rtype: RecordType) -> Option<
         Some(q) if q.name() != name || q.query_type() != rtype => None,
         _ => Some(m),
     }
+}
+
+/// `now + d`, with `d` capped at a day.
+fn deadline_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d.min(Duration::from_secs(86_400)))
+        .unwrap_or(now)
 }
 
 fn io_err(e: io::Error) -> DnsError {

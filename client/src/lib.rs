@@ -478,6 +478,12 @@ impl Client {
         if opts.use_env {
             opts.apply_env()?;
         }
+        // Zero would mean "no timeout" to the socket layer; huge values
+        // would overflow deadlines.
+        let clamp = |d: Duration| d.clamp(Duration::from_millis(1), Duration::from_secs(3600));
+        opts.dns_timeout = clamp(opts.dns_timeout);
+        opts.https_connect_timeout = clamp(opts.https_connect_timeout);
+        opts.https_total_timeout = clamp(opts.https_total_timeout);
         let resolver = resolver.unwrap_or_else(|| {
             Arc::new(match opts.dns_server {
                 Some(s) => DnsResolver::new(s, opts.dns_timeout, opts.dns_attempts),

@@ -185,16 +185,16 @@ pub fn after_txt(
 
 /// What [`crate::Client::refresh_all`] does with one cached entry, given
 /// the TXT answer: `Some(action)` for entries worth keeping, `None` when
-/// the entry is expired and cannot be renewed and may be deleted.
+/// the entry holds no valid policy and the domain announces none, so that
+/// it may be deleted (this also drops the marks of old failed fetches).
 pub fn proactive(
     entry: &EntryMeta<'_>,
     seen: TxtSeen<'_>,
     now: u64,
     rules: &Rules,
 ) -> Option<Action> {
-    let action = after_txt(Some(entry), seen, now, rules);
-    match action {
-        Action::NoPolicy if entry.policy.is_some() => None,
+    match after_txt(Some(entry), seen, now, rules) {
+        Action::NoPolicy => None,
         a => Some(a),
     }
 }
@@ -364,6 +364,16 @@ mod tests {
             Some(Action::UseCached)
         );
         assert_eq!(proactive(&e, TxtSeen::Id("b"), 50, &R), Some(Action::Fetch));
+        // An entry that only remembers a failed fetch goes too.
+        let failed = EntryMeta {
+            last_failure: Some(10),
+            ..EntryMeta::default()
+        };
+        assert_eq!(proactive(&failed, TxtSeen::NoPolicy, 20, &R), None);
+        assert_eq!(
+            proactive(&failed, TxtSeen::Id("a"), 20, &R),
+            Some(Action::BackedOff)
+        );
     }
 
     #[test]
