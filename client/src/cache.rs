@@ -434,6 +434,16 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = CacheEntry::decode(&bytes);
+            let mut framed = MAGIC.to_vec();
+            framed.extend_from_slice(&bytes);
+            let _ = CacheEntry::decode(&framed);
+        }
+    }
+
     #[test]
     fn disk_store_load_evict() {
         let dir = tempdir("evict");

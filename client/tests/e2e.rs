@@ -686,3 +686,44 @@ fn bad_domain_is_no_policy() {
     assert_eq!(d.mode, DecisionMode::NoPolicy);
     assert!(matches!(d.error, Some(LookupError::BadDomain(_))));
 }
+
+#[test]
+fn chunked_bodies_are_bounded_too() {
+    let e = env("chunked", &["chunk.test", "chunkbig.test", "raw.test"]);
+    let ok = enforce(&["mx.chunk.test"]);
+    let d = fetch_case(&e, "chunk.test", Reply::Chunked(ok.into_bytes()));
+    assert_eq!(
+        (d.mode, d.source),
+        (DecisionMode::Enforce, Source::Network),
+        "{d:?}"
+    );
+    // 1 MiB, chunked, no Content-Length: stops at 64 KiB.
+    let big = vec![b'a'; 1 << 20];
+    let d = fetch_case(&e, "chunkbig.test", Reply::Chunked(big));
+    assert_eq!(fetch_error(&d), Some(&FetchError::TooLarge), "{d:?}");
+    // Not HTTP at all.
+    let d = fetch_case(
+        &e,
+        "raw.test",
+        Reply::Raw(b"SSH-2.0-OpenSSH\r\n\0\xff".to_vec()),
+    );
+    assert!(
+        matches!(fetch_error(&d), Some(FetchError::Http(_))),
+        "{d:?}"
+    );
+    assert_eq!(d.failure, Some(TlsrptFailure::StsPolicyFetchError));
+}
+
+#[test]
+fn garbage_dns_answers_are_ignored() {
+    let e = env("garbage", &[]);
+    e.dns.set(
+        "_mta-sts.garbage.test",
+        DnsAnswer::Garbage(vec![0x81, 0x80, 0, 1, 0, 5, 0xff, 0xff]),
+    );
+    let d = e
+        .client()
+        .decide("garbage.test", "mx.garbage.test", DaneStatus::NotUsable);
+    assert_eq!(d.mode, DecisionMode::NoPolicy);
+    assert_eq!(d.error, Some(LookupError::Dns(DnsError::Timeout)));
+}

@@ -40,6 +40,8 @@ pub enum DnsAnswer {
     Silent,
     /// TXT records, but over UDP only an empty answer with TC set.
     Truncated(Vec<Vec<String>>),
+    /// The query's id followed by these bytes (not a valid message).
+    Garbage(Vec<u8>),
 }
 
 /// A record made of one string.
@@ -155,6 +157,11 @@ fn respond(table: &Mutex<HashMap<String, DnsAnswer>>, query: &[u8], tcp: bool) -
         None | Some(DnsAnswer::NxDomain) => r.metadata.response_code = ResponseCode::NXDomain,
         Some(DnsAnswer::ServFail) => r.metadata.response_code = ResponseCode::ServFail,
         Some(DnsAnswer::Silent) => return None,
+        Some(DnsAnswer::Garbage(bytes)) => {
+            let mut out = q.metadata.id.to_be_bytes().to_vec();
+            out.extend_from_slice(&bytes);
+            return Some(out);
+        }
         Some(DnsAnswer::Txt(recs)) => add_txt(&mut r, &recs),
         Some(DnsAnswer::Truncated(recs)) => {
             if tcp {
@@ -229,6 +236,10 @@ pub enum Reply {
     Redirect(u16),
     /// A 200 text/plain whose body is sent one byte a second.
     Trickle(Vec<u8>),
+    /// A 200 text/plain with a chunked body (no Content-Length).
+    Chunked(Vec<u8>),
+    /// These bytes instead of an HTTP response.
+    Raw(Vec<u8>),
 }
 
 pub fn policy_reply(text: &str) -> Reply {
@@ -344,6 +355,18 @@ fn serve(
             tls.write_all(head(status, "text/plain", body.len(), &loc).as_bytes())?;
             tls.write_all(body)?;
         }
+        Reply::Chunked(body) => {
+            tls.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+            )?;
+            for chunk in body.chunks(4096) {
+                tls.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
+                tls.write_all(chunk)?;
+                tls.write_all(b"\r\n")?;
+            }
+            tls.write_all(b"0\r\n\r\n")?;
+        }
+        Reply::Raw(bytes) => tls.write_all(&bytes)?,
         Reply::Trickle(body) => {
             tls.write_all(head(200, "text/plain", body.len(), "").as_bytes())?;
             tls.flush()?;
