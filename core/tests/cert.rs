@@ -19,10 +19,40 @@ static BACKENDS: &[(&str, Algs)] = &[
     ("rustcrypto", cert::rustcrypto::ALL),
 ];
 
-/// Runs one case through every backend; they must agree.
+/// Whether the RustCrypto backend has every algorithm *ring* has.
+const RUSTCRYPTO_FULL: bool = cfg!(all(
+    feature = "rustcrypto-p384",
+    feature = "rustcrypto-ed25519"
+));
+
+/// Runs one case through every backend; they must agree. For chains
+/// with P-256 and RSA only, which every backend supports.
 fn check(chain: &[&[u8]], roots: &[&[u8]], host: &str, now: u64) -> Result<(), CertError> {
+    check_with(false, chain, roots, host, now)
+}
+
+/// [`check`] for chains with P-384 or Ed25519: only the backends that
+/// have them.
+#[cfg(any(
+    feature = "ring",
+    all(feature = "rustcrypto-p384", feature = "rustcrypto-ed25519")
+))]
+fn check_full(chain: &[&[u8]], roots: &[&[u8]], host: &str, now: u64) -> Result<(), CertError> {
+    check_with(true, chain, roots, host, now)
+}
+
+fn check_with(
+    full: bool,
+    chain: &[&[u8]],
+    roots: &[&[u8]],
+    host: &str,
+    now: u64,
+) -> Result<(), CertError> {
     let mut verdict = None;
     for &(name, algs) in BACKENDS {
+        if full && name == "rustcrypto" && !RUSTCRYPTO_FULL {
+            continue;
+        }
         let got = cert::verify_with_algorithms(algs, chain, roots, host.as_bytes(), now);
         match verdict {
             None => verdict = Some(got),
@@ -30,11 +60,13 @@ fn check(chain: &[&[u8]], roots: &[&[u8]], host: &str, now: u64) -> Result<(), C
         }
     }
     let got = verdict.expect("at least one backend");
-    assert_eq!(
-        cert::verify(chain, roots, host.as_bytes(), now),
-        got,
-        "default"
-    );
+    if !full || cfg!(feature = "ring") || RUSTCRYPTO_FULL {
+        assert_eq!(
+            cert::verify(chain, roots, host.as_bytes(), now),
+            got,
+            "default"
+        );
+    }
     got
 }
 
@@ -90,6 +122,10 @@ fn root_other() -> Cert {
     root("Unrelated Root", Alg::P256)
 }
 
+#[cfg(any(
+    feature = "ring",
+    all(feature = "rustcrypto-p384", feature = "rustcrypto-ed25519")
+))]
 #[test]
 fn rfc8461_4_2_two_intermediates_and_several_roots() {
     let root = root("Test Root", Alg::P384);
@@ -98,7 +134,7 @@ fn rfc8461_4_2_two_intermediates_and_several_roots() {
     let leaf = leaf(&i2, Alg::P256, &["mx1.example.test"]);
     let other = root_other();
     assert_eq!(
-        check(
+        check_full(
             &[&leaf.der, &i2.der, &i1.der],
             &[&other.der, &root.der],
             "mx1.example.test",
@@ -539,13 +575,17 @@ fn rfc8461_4_2_p256_chain() {
     );
 }
 
+#[cfg(any(
+    feature = "ring",
+    all(feature = "rustcrypto-p384", feature = "rustcrypto-ed25519")
+))]
 #[test]
 fn rfc8461_4_2_p384_chain() {
     let root = root("EC Root", Alg::P384);
     let int = ca("EC Intermediate", Alg::P384, &root);
     let leaf = leaf(&int, Alg::P384, &["mx1.example.test"]);
     assert_eq!(
-        check(
+        check_full(
             &[&leaf.der, &int.der],
             &[&root.der],
             "mx1.example.test",
@@ -555,6 +595,10 @@ fn rfc8461_4_2_p384_chain() {
     );
 }
 
+#[cfg(any(
+    feature = "ring",
+    all(feature = "rustcrypto-p384", feature = "rustcrypto-ed25519")
+))]
 #[test]
 fn rfc8461_4_2_mixed_algorithms() {
     // RSA root over a P-384 intermediate over a P-256 leaf, and the reverse.
@@ -562,7 +606,7 @@ fn rfc8461_4_2_mixed_algorithms() {
     let int = ca("EC Intermediate", Alg::P384, &root);
     let leaf = leaf(&int, Alg::P256, &["mx1.example.test"]);
     assert_eq!(
-        check(
+        check_full(
             &[&leaf.der, &int.der],
             &[&root.der],
             "mx1.example.test",
@@ -574,7 +618,7 @@ fn rfc8461_4_2_mixed_algorithms() {
     let int2 = ca("RSA Intermediate", Alg::Rsa2048, &root2);
     let leaf2 = common::leaf(&int2, Alg::Ed25519, &["mx1.example.test"]);
     assert_eq!(
-        check(
+        check_full(
             &[&leaf2.der, &int2.der],
             &[&root2.der],
             "mx1.example.test",
@@ -584,16 +628,37 @@ fn rfc8461_4_2_mixed_algorithms() {
     );
 }
 
+#[cfg(any(
+    feature = "ring",
+    all(feature = "rustcrypto-p384", feature = "rustcrypto-ed25519")
+))]
 #[test]
 fn rfc8461_4_2_ed25519_chain() {
     let (root, leaf) = simple(Alg::Ed25519, &["mx1.example.test"]);
     assert_eq!(
-        check(&[&leaf.der], &[&root.der], "mx1.example.test", NOW),
+        check_full(&[&leaf.der], &[&root.der], "mx1.example.test", NOW),
         Ok(())
     );
     let bad = corrupt_signature(&leaf.der);
     assert_eq!(
-        check(&[&bad], &[&root.der], "mx1.example.test", NOW),
+        check_full(&[&bad], &[&root.der], "mx1.example.test", NOW),
+        Err(CertError::ValidationFailure)
+    );
+}
+
+#[cfg(all(feature = "rustcrypto", not(feature = "rustcrypto-p384")))]
+#[test]
+fn rustcrypto_without_p384_refuses_p384_chains() {
+    let root = root("EC Root", Alg::P384);
+    let leaf = leaf(&root, Alg::P256, &["mx1.example.test"]);
+    assert_eq!(
+        cert::verify_with_algorithms(
+            cert::rustcrypto::ALL,
+            &[&leaf.der],
+            &[&root.der],
+            b"mx1.example.test",
+            NOW
+        ),
         Err(CertError::ValidationFailure)
     );
 }
@@ -747,19 +812,20 @@ mod algorithms {
         use webpki::ring as wr;
         let rng = SystemRandom::new();
         let msg = b"the signed bytes of a TBSCertificate";
-        let cases: [(&'static rs::EcdsaSigningAlgorithm, Alg, Alg); 2] = [
+        let cases: &[(&'static rs::EcdsaSigningAlgorithm, Alg, Alg)] = &[
             (
                 &rs::ECDSA_P256_SHA256_ASN1_SIGNING,
                 wr::ECDSA_P256_SHA256,
                 rc::ECDSA_P256_SHA256,
             ),
+            #[cfg(feature = "rustcrypto-p384")]
             (
                 &rs::ECDSA_P384_SHA384_ASN1_SIGNING,
                 wr::ECDSA_P384_SHA384,
                 rc::ECDSA_P384_SHA384,
             ),
         ];
-        for (signing, ring_alg, rc_alg) in cases {
+        for &(signing, ring_alg, rc_alg) in cases {
             let pkcs8 = rs::EcdsaKeyPair::generate_pkcs8(signing, &rng).unwrap();
             let kp = rs::EcdsaKeyPair::from_pkcs8(signing, pkcs8.as_ref(), &rng).unwrap();
             let sig = kp.sign(&rng, msg).unwrap();
@@ -779,6 +845,7 @@ mod algorithms {
                 sig.to_der().as_bytes(),
             );
         }
+        #[cfg(feature = "rustcrypto-p384")]
         {
             use p384::ecdsa::{signature::hazmat::PrehashSigner, Signature, SigningKey};
             let sk = SigningKey::from_slice(&[7; 48]).unwrap();
@@ -791,17 +858,21 @@ mod algorithms {
                 sig.to_der().as_bytes(),
             );
         }
-        let pkcs8 = rs::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
-        let kp = rs::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
-        let sig = kp.sign(msg);
-        both_ways(
-            wr::ED25519,
-            rc::ED25519,
-            kp.public_key().as_ref(),
-            sig.as_ref(),
-        );
+        #[cfg(feature = "rustcrypto-ed25519")]
+        {
+            let pkcs8 = rs::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+            let kp = rs::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+            let sig = kp.sign(msg);
+            both_ways(
+                wr::ED25519,
+                rc::ED25519,
+                kp.public_key().as_ref(),
+                sig.as_ref(),
+            );
+        }
     }
 
+    #[cfg(all(feature = "rustcrypto-p384", feature = "rustcrypto-ed25519"))]
     #[test]
     fn same_algorithm_pairs_in_both_backends() {
         let ids = |algs: Algs| {
