@@ -374,6 +374,54 @@ mod tests {
         assert_eq!(system_nameserver("nameserver bogus\n"), None);
     }
 
+    fn name(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    #[test]
+    fn rfc8461_3_1_cname_chain_inside_one_answer() {
+        use hickory_proto::rr::rdata::{CNAME, TXT};
+        use hickory_proto::rr::Record;
+        let mut m = Message::response(1, OpCode::Query);
+        let rec = |owner: &str, data: RData| Record::from_rdata(name(owner), 60, data);
+        m.add_answer(rec(
+            "_mta-sts.a.test.",
+            RData::CNAME(CNAME(name("b.test."))),
+        ));
+        m.add_answer(rec("B.test.", RData::CNAME(CNAME(name("c.test.")))));
+        m.add_answer(rec(
+            "c.test.",
+            RData::TXT(TXT::new(vec!["v=STSv1; ".into(), "id=1".into()])),
+        ));
+        m.add_answer(rec("other.test.", RData::TXT(TXT::new(vec!["x".into()]))));
+        match collect_txt(&m, &name("_mta-sts.a.test.")) {
+            Ok(Collected::Records(r)) => assert_eq!(r, [b"v=STSv1; id=1".to_vec()]),
+            _ => panic!("chain not followed"),
+        }
+        // A chain that ends without records is followed by a new query.
+        let mut m = Message::response(1, OpCode::Query);
+        m.add_answer(rec(
+            "_mta-sts.a.test.",
+            RData::CNAME(CNAME(name("b.test."))),
+        ));
+        assert!(
+            matches!(collect_txt(&m, &name("_mta-sts.a.test.")), Ok(Collected::Follow(n)) if n == name("b.test."))
+        );
+        // A loop is an error, an empty answer is NODATA.
+        let mut m = Message::response(1, OpCode::Query);
+        m.add_answer(rec("a.test.", RData::CNAME(CNAME(name("b.test.")))));
+        m.add_answer(rec("b.test.", RData::CNAME(CNAME(name("a.test.")))));
+        assert_eq!(
+            collect_txt(&m, &name("a.test.")).err(),
+            Some(DnsError::CnameChain)
+        );
+        let m = Message::response(1, OpCode::Query);
+        assert_eq!(
+            collect_txt(&m, &name("a.test.")).err(),
+            Some(DnsError::NoData)
+        );
+    }
+
     #[test]
     fn server_syntax() {
         assert_eq!(

@@ -722,6 +722,20 @@ impl Client {
             ),
             Action::Fetch => {
                 let id = seen_id.unwrap_or_default();
+                // Another process may have fetched this id while DNS was
+                // asked: use its entry rather than fetch again.
+                if let Some(d) = self.cache.disk().and_then(|d| d.load(&domain)) {
+                    let m = d.meta();
+                    if m.policy.is_some_and(|p| p.txt_id == id)
+                        && refresh::is_valid(&m, now)
+                        && !refresh::near_expiry(&m, now, &self.opts.rules)
+                    {
+                        self.trace(|| {
+                            format!("cache: {domain} id {id} was just fetched by another process")
+                        });
+                        return cached(domain, &d, None, None);
+                    }
+                }
                 self.fetch_and_store(domain, entry, &id, now)
             }
         }
