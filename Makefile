@@ -24,7 +24,7 @@ SANITIZE  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 EXAMPLES  = policy-check cert-check
 C_TESTS   = vectors
 
-.PHONY: all lib demo test rust-test c-test nostd lint install clean
+.PHONY: all lib demo test rust-test c-test nostd firmware lint install clean
 
 all: lib $(EXAMPLES:%=$(BUILD)/%-shared) $(EXAMPLES:%=$(BUILD)/%-static)
 
@@ -75,6 +75,10 @@ c-test: all $(C_TESTS:%=$(BUILD)/test-%-shared) $(C_TESTS:%=$(BUILD)/test-%-stat
 # The core must build for a target with no std at all.
 nostd:
 	scripts/nostd.sh
+
+# Cortex-M4F image with arm-none-eabi-gcc, size report and budget.
+firmware:
+	scripts/firmware.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -2,15 +2,25 @@
 
 use crate::result::sts_result;
 use core::ffi::{c_char, CStr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Runs `f` so that a panic becomes `STS_ERR_PANIC` instead of unwinding
 /// into C, which would be undefined behaviour.
+#[cfg(feature = "std")]
 pub(crate) fn guard(f: impl FnOnce() -> Result<(), sts_result>) -> sts_result {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(Ok(())) => sts_result::STS_OK,
         Ok(Err(e)) => e,
         Err(_) => sts_result::STS_ERR_PANIC,
+    }
+}
+
+/// Without std there is no unwinding: firmware builds use `panic = "abort"`
+/// and the panic handler in lib.rs. The core is written never to panic.
+#[cfg(not(feature = "std"))]
+pub(crate) fn guard(f: impl FnOnce() -> Result<(), sts_result>) -> sts_result {
+    match f() {
+        Ok(()) => sts_result::STS_OK,
+        Err(e) => e,
     }
 }
 

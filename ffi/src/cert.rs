@@ -4,43 +4,88 @@
 use crate::boundary::{bytes, cstr, guard};
 use crate::result::sts_result;
 use core::ffi::c_char;
-use sts_core::{cert, dane};
+#[cfg(feature = "cert")]
+use sts_core::cert;
+use sts_core::dane;
 
-/// Collects `n` (pointer, length) pairs; NULL arrays are allowed only when
-/// `n` is 0.
+/// The `n` (pointer, length) pairs of a C array, checked. NULL arrays are
+/// allowed only when `n` is 0.
 ///
 /// # Safety
-/// `ptrs` and `lens` must hold `n` entries and each entry be valid for its
-/// length.
+/// `ptrs` and `lens` must hold `n` entries.
+unsafe fn pairs<'a>(
+    ptrs: *const *const u8,
+    lens: *const usize,
+    n: usize,
+) -> Result<(&'a [*const u8], &'a [usize]), sts_result> {
+    if n == 0 {
+        return Ok((&[], &[]));
+    }
+    if ptrs.is_null() || lens.is_null() {
+        return Err(sts_result::STS_ERR_NULL);
+    }
+    // Refuse absurd counts before touching memory: no real chain, root
+    // store or TLSA RRset comes near this.
+    if n > 1 << 16 {
+        return Err(sts_result::STS_ERR_INVALID_ARGUMENT);
+    }
+    // SAFETY: non-null with `n` entries by contract.
+    Ok(unsafe {
+        (
+            core::slice::from_raw_parts(ptrs, n),
+            core::slice::from_raw_parts(lens, n),
+        )
+    })
+}
+
+/// Collects the byte ranges of a C array into a heap vector.
+///
+/// # Safety
+/// As for [`pairs`]; each entry valid for its length.
+#[cfg(feature = "cert")]
 unsafe fn byte_arrays<'a>(
     ptrs: *const *const u8,
     lens: *const usize,
     n: usize,
 ) -> Result<Vec<&'a [u8]>, sts_result> {
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    if ptrs.is_null() || lens.is_null() {
-        return Err(sts_result::STS_ERR_NULL);
-    }
-    // Refuse absurd counts before touching memory: no real chain or root
-    // store comes near this.
-    if n > 1 << 16 {
-        return Err(sts_result::STS_ERR_INVALID_ARGUMENT);
-    }
-    // SAFETY: non-null with `n` entries by contract.
-    let (ptrs, lens) = unsafe {
-        (
-            core::slice::from_raw_parts(ptrs, n),
-            core::slice::from_raw_parts(lens, n),
-        )
-    };
+    // SAFETY: forwarded caller contract.
+    let (ptrs, lens) = unsafe { pairs(ptrs, lens, n) }?;
     ptrs.iter()
         .zip(lens)
         // SAFETY: forwarded caller contract.
         .map(|(p, l)| unsafe { bytes(*p, *l) })
         .collect()
 }
+
+/// Collects the byte ranges of a C array into a fixed array, for builds
+/// without a heap; more than `N` entries is `STS_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// As for [`pairs`]; each entry valid for its length.
+#[cfg(not(feature = "cert"))]
+unsafe fn byte_arrays<'a, const N: usize>(
+    ptrs: *const *const u8,
+    lens: *const usize,
+    n: usize,
+) -> Result<heapless::Vec<&'a [u8], N>, sts_result> {
+    // SAFETY: forwarded caller contract.
+    let (ptrs, lens) = unsafe { pairs(ptrs, lens, n) }?;
+    let mut out = heapless::Vec::new();
+    for (p, l) in ptrs.iter().zip(lens) {
+        // SAFETY: forwarded caller contract.
+        let b = unsafe { bytes(*p, *l) }?;
+        out.push(b)
+            .map_err(|_| sts_result::STS_ERR_INVALID_ARGUMENT)?;
+    }
+    Ok(out)
+}
+
+/// Longest chain a heap-free build accepts (the core's own limit).
+#[cfg(not(feature = "cert"))]
+const FIXED_CHAIN: usize = 16;
+/// Largest TLSA RRset a heap-free build accepts.
+#[cfg(not(feature = "cert"))]
+const FIXED_TLSA: usize = 32;
 
 /// RFC 8461 §4.2: `STS_OK` iff the chain (`chain_der[0]` the MX host's
 /// certificate, then intermediates, each DER) leads to one of the trust
@@ -60,6 +105,7 @@ unsafe fn byte_arrays<'a>(
 /// # Safety
 /// The arrays must hold the given counts of valid (pointer, length) pairs;
 /// `mx_host` must be a NUL-terminated string.
+#[cfg(feature = "cert")]
 #[no_mangle]
 pub unsafe extern "C" fn sts_cert_verify(
     chain_der: *const *const u8,
@@ -114,13 +160,23 @@ pub unsafe extern "C" fn sts_dane_verify(
 ) -> sts_result {
     guard(|| {
         // SAFETY: forwarded caller contract.
-        let (chain, tlsa, host) = unsafe {
+        #[cfg(feature = "cert")]
+        let (chain, tlsa) = unsafe {
             (
                 byte_arrays(chain_der, chain_lens, chain_n)?,
                 byte_arrays(tlsa_rdata, tlsa_lens, tlsa_n)?,
-                cstr(mx_host)?,
             )
         };
+        // SAFETY: forwarded caller contract.
+        #[cfg(not(feature = "cert"))]
+        let (chain, tlsa) = unsafe {
+            (
+                byte_arrays::<FIXED_CHAIN>(chain_der, chain_lens, chain_n)?,
+                byte_arrays::<FIXED_TLSA>(tlsa_rdata, tlsa_lens, tlsa_n)?,
+            )
+        };
+        // SAFETY: forwarded caller contract.
+        let host = unsafe { cstr(mx_host) }?;
         dane::verify(&chain, &tlsa, host, now_unix)?;
         Ok(())
     })

@@ -5,15 +5,25 @@
 //! checks its pointers, runs inside a panic boundary, and writes its
 //! outputs only on success. Types and functions follow C naming
 //! (`sts_<noun>_<verb>`), as the header is the product.
+//!
+//! Features: `std` (default) gives the panic boundary and is needed by
+//! `cert` (default: WebPKI and DANE through ring). Without `std` the crate
+//! is `no_std` for firmware: policy, TXT, MX and TLSRPT parsing, plus
+//! DANE-EE matching with the `dane` feature, all without a heap.
+#![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 #![allow(non_camel_case_types)]
 
 mod boundary;
+#[cfg(any(feature = "cert", feature = "dane"))]
 mod cert;
 mod records;
 mod result;
 
-pub use cert::{sts_cert_verify, sts_dane_verify};
+#[cfg(feature = "cert")]
+pub use cert::sts_cert_verify;
+#[cfg(any(feature = "cert", feature = "dane"))]
+pub use cert::sts_dane_verify;
 pub use records::*;
 pub use result::{sts_result, sts_result_name, sts_result_str, sts_result_tlsrpt_type};
 
@@ -23,4 +33,15 @@ use core::ffi::c_char;
 #[no_mangle]
 pub extern "C" fn sts_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Firmware has no unwinding and nobody to report to; the core never
+/// panics, so this is only reached through a bug. Spinning keeps the
+/// watchdog in charge of what happens next.
+#[cfg(all(not(feature = "std"), not(test)))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    loop {
+        core::hint::spin_loop();
+    }
 }

@@ -1,7 +1,9 @@
 //! `sts_result`: one stable number per failure, never reused.
 
 use core::ffi::c_char;
+#[cfg(feature = "cert")]
 use sts_core::cert::CertError;
+#[cfg(any(feature = "cert", feature = "dane"))]
 use sts_core::dane::DaneError;
 use sts_core::mx::MxError;
 use sts_core::policy::PolicyError;
@@ -241,6 +243,7 @@ impl From<TlsrptError> for sts_result {
     }
 }
 
+#[cfg(feature = "cert")]
 impl From<CertError> for sts_result {
     fn from(e: CertError) -> Self {
         match e {
@@ -256,6 +259,7 @@ impl From<CertError> for sts_result {
     }
 }
 
+#[cfg(any(feature = "cert", feature = "dane"))]
 impl From<DaneError> for sts_result {
     fn from(e: DaneError) -> Self {
         match e {
@@ -393,43 +397,43 @@ impl sts_result {
     }
 }
 
+/// Applies `f` to the error of `all` that maps to `r`, if one does.
+fn find_error<E: Copy + Into<sts_result>, T>(all: &[E], r: sts_result, f: fn(E) -> T) -> Option<T> {
+    all.iter().copied().find(|e| (*e).into() == r).map(f)
+}
+
 /// Finds the core error that maps to `r` and returns its text.
 fn core_message(r: sts_result) -> Option<&'static str> {
-    fn find<E: Copy + Into<sts_result>>(
-        all: &[E],
-        r: sts_result,
-        text: fn(E) -> &'static str,
-    ) -> Option<&'static str> {
-        all.iter().copied().find(|e| (*e).into() == r).map(text)
-    }
-    find(TxtError::ALL, r, TxtError::as_nul_terminated)
-        .or_else(|| find(PolicyError::ALL, r, PolicyError::as_nul_terminated))
-        .or_else(|| find(MxError::ALL, r, MxError::as_nul_terminated))
-        .or_else(|| find(TlsrptError::ALL, r, TlsrptError::as_nul_terminated))
-        .or_else(|| find(CertError::ALL, r, CertError::as_nul_terminated))
-        .or_else(|| find(DaneError::ALL, r, DaneError::as_nul_terminated))
+    let found = find_error(TxtError::ALL, r, TxtError::as_nul_terminated)
+        .or_else(|| find_error(PolicyError::ALL, r, PolicyError::as_nul_terminated))
+        .or_else(|| find_error(MxError::ALL, r, MxError::as_nul_terminated))
+        .or_else(|| find_error(TlsrptError::ALL, r, TlsrptError::as_nul_terminated));
+    #[cfg(feature = "cert")]
+    let found = found.or_else(|| find_error(CertError::ALL, r, CertError::as_nul_terminated));
+    #[cfg(any(feature = "cert", feature = "dane"))]
+    let found = found.or_else(|| find_error(DaneError::ALL, r, DaneError::as_nul_terminated));
+    found
 }
 
 /// The RFC 8460 result type a failure is reported as, if it has one.
 pub fn tlsrpt_type(r: sts_result) -> Option<ResultType> {
-    fn find<E: Copy + Into<sts_result>>(
-        all: &[E],
-        r: sts_result,
-        name: fn(E) -> &'static str,
-    ) -> Option<ResultType> {
-        let e = all.iter().copied().find(|e| (*e).into() == r)?;
-        ResultType::from_name(name(e).as_bytes()).ok()
-    }
+    let code = r as u32;
     match r {
         STS_ERR_TXT_NO_RECORD => None,
         STS_ERR_CERT_OTHER | STS_ERR_DANE_OTHER | STS_ERR_MX_NO_MATCH => {
             Some(ResultType::ValidationFailure)
         }
-        r if (300..400).contains(&(r as u32)) || (200..300).contains(&(r as u32)) => {
-            Some(ResultType::StsPolicyInvalid)
+        _ if (200..400).contains(&code) => Some(ResultType::StsPolicyInvalid),
+        _ => {
+            let name: Option<&'static str> = None;
+            #[cfg(feature = "cert")]
+            let name =
+                name.or_else(|| find_error(CertError::ALL, r, CertError::tlsrpt_result_type));
+            #[cfg(any(feature = "cert", feature = "dane"))]
+            let name =
+                name.or_else(|| find_error(DaneError::ALL, r, DaneError::tlsrpt_result_type));
+            ResultType::from_name(name?.as_bytes()).ok()
         }
-        r => find(CertError::ALL, r, CertError::tlsrpt_result_type)
-            .or_else(|| find(DaneError::ALL, r, DaneError::tlsrpt_result_type)),
     }
 }
 
