@@ -373,6 +373,11 @@ pub struct Decision {
     pub source: Source,
     /// What went wrong while looking the policy up, if anything.
     pub error: Option<LookupError>,
+    /// The message carries `TLS-Required: No` (RFC 8689 §5): the sender
+    /// asked that MTA-STS and DANE not stop the delivery. The policy is
+    /// still looked up and judged (for reporting), but [`Decision::refuse`]
+    /// and [`Decision::tls_required`] are false.
+    pub tls_required_no: bool,
 }
 
 impl Decision {
@@ -380,14 +385,27 @@ impl Decision {
     /// is not permitted (after the §5.1 re-check). The MTA should defer
     /// rather than bounce.
     pub fn refuse(&self) -> bool {
-        self.mode == DecisionMode::Enforce && !self.mx_permitted
+        self.mode == DecisionMode::Enforce && !self.mx_permitted && !self.tls_required_no
     }
 
     /// Whether TLS with a certificate valid for [`Decision::mx_host`] must
     /// be required (`enforce` mode).
     pub fn tls_required(&self) -> bool {
-        self.mode == DecisionMode::Enforce
+        self.mode == DecisionMode::Enforce && !self.tls_required_no
     }
+}
+
+/// The inputs of [`Client::decide_with`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecisionRequest<'a> {
+    /// The recipient domain (U-labels or A-labels).
+    pub domain: &'a str,
+    /// The MX host about to be used.
+    pub mx_host: &'a str,
+    /// Whether DANE governs the MX host.
+    pub dane: DaneStatus,
+    /// The message has `TLS-Required: No` (RFC 8689).
+    pub tls_required_no: bool,
 }
 
 /// What [`Client::refresh_all`] did.
@@ -561,6 +579,17 @@ impl Client {
     /// rule: before answering "refuse" under `enforce`, the TXT record is
     /// checked again and the policy refetched if its id changed.
     pub fn decide(&self, domain: &str, mx_host: &str, dane: DaneStatus) -> Decision {
+        self.decide_with(&DecisionRequest {
+            domain,
+            mx_host,
+            dane,
+            tls_required_no: false,
+        })
+    }
+
+    /// [`Client::decide`] with every input spelled out.
+    pub fn decide_with(&self, req: &DecisionRequest<'_>) -> Decision {
+        let (domain, mx_host, dane) = (req.domain, req.mx_host, req.dane);
         let mx = normalize_mx(mx_host);
         let domain_norm = normalize_domain(domain);
         if dane == DaneStatus::Usable {
@@ -573,10 +602,12 @@ impl Client {
                 policy: None,
                 source: Source::None,
                 error: None,
+                tls_required_no: req.tls_required_no,
             };
         }
         let mut look = self.lookup_inner(domain, false);
         let mut d = judge(&look, mx.as_deref(), mx_host);
+        d.tls_required_no = req.tls_required_no;
         if d.refuse() {
             self.trace(|| format!("decide: {mx_host} not permitted under enforce; re-checking TXT (RFC 8461 §5.1)"));
             look = self.lookup_inner(domain, true);
@@ -932,6 +963,7 @@ fn judge(look: &PolicyLookup, mx: Option<&str>, mx_raw: &str) -> Decision {
         policy: look.policy.clone(),
         source: look.source,
         error: look.error.clone(),
+        tls_required_no: false,
     }
 }
 

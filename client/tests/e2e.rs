@@ -14,8 +14,8 @@ use sts_client::dns::DnsError;
 use sts_client::fetch::FetchError;
 use sts_client::refresh::Rules;
 use sts_client::{
-    Client, ClientOptions, DaneStatus, DecisionMode, LookupError, Source, TlsrptFailure,
-    TxtResolver,
+    Client, ClientOptions, DaneStatus, DecisionMode, DecisionRequest, LookupError, Source,
+    TlsrptFailure, TxtResolver,
 };
 use sts_core::txt::TxtError;
 
@@ -131,6 +131,15 @@ fn rfc8461_happy_path_network_then_cache() {
         assert!(d.refuse());
         assert_eq!(d.failure, Some(TlsrptFailure::ValidationFailure));
     }
+    // RFC 8689 TLS-Required: No: judged, but never refused.
+    let d = c.decide_with(&DecisionRequest {
+        domain: "example.test",
+        mx_host: "evil.test",
+        dane: DaneStatus::NotUsable,
+        tls_required_no: true,
+    });
+    assert!(!d.mx_permitted && !d.refuse() && !d.tls_required());
+    assert_eq!(d.mode, DecisionMode::Enforce);
     assert_eq!(
         c.permitted_mx("example.test"),
         Some(vec![
