@@ -83,10 +83,10 @@ const MAX_CNAME: usize = 8;
 /// EDNS UDP payload size advertised (the DNS flag day 2020 value).
 const EDNS_PAYLOAD: u16 = 1232;
 
-/// A blocking stub resolver talking to one recursive server.
+/// A blocking stub resolver talking to recursive servers, tried in turn.
 #[derive(Clone, Debug)]
 pub struct DnsResolver {
-    server: SocketAddr,
+    servers: Vec<SocketAddr>,
     timeout: Duration,
     attempts: u32,
 }
@@ -95,25 +95,36 @@ impl DnsResolver {
     /// A resolver that asks `server`, waiting `timeout` for each of
     /// `attempts` UDP tries (at least one).
     pub fn new(server: SocketAddr, timeout: Duration, attempts: u32) -> Self {
+        Self::with_servers(vec![server], timeout, attempts)
+    }
+
+    /// A resolver that asks `servers` in turn, one per try; 127.0.0.1 when
+    /// the list is empty.
+    pub fn with_servers(mut servers: Vec<SocketAddr>, timeout: Duration, attempts: u32) -> Self {
+        if servers.is_empty() {
+            servers.push(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 53));
+        }
         DnsResolver {
-            server,
+            servers,
             timeout: timeout.max(Duration::from_millis(1)),
             attempts: attempts.max(1),
         }
     }
 
-    /// A resolver for the first `nameserver` of `/etc/resolv.conf`
-    /// (127.0.0.1 when there is none).
+    /// A resolver for the `nameserver` lines of `/etc/resolv.conf`
+    /// (127.0.0.1 when there is none). Each try goes to the next server.
     pub fn from_system(timeout: Duration, attempts: u32) -> Self {
         let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        let server = system_nameserver(&text)
-            .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 53));
-        Self::new(server, timeout, attempts)
+        let attempts = attempts.max(1);
+        let servers = system_nameservers(&text);
+        // Give every server at least one try.
+        let n = u32::try_from(servers.len()).unwrap_or(u32::MAX);
+        Self::with_servers(servers, timeout, attempts.max(n))
     }
 
-    /// The server this resolver asks.
-    pub fn server(&self) -> SocketAddr {
-        self.server
+    /// The servers this resolver asks.
+    pub fn servers(&self) -> &[SocketAddr] {
+        &self.servers
     }
 
     /// Sends one query and returns the decoded answer after checking the
@@ -127,9 +138,22 @@ impl DnsResolver {
         msg.set_edns(edns);
         let wire = msg.to_vec().map_err(|e| DnsError::BadName(e.to_string()))?;
         let id = msg.metadata.id;
-        let mut answer = self.udp(&wire, id, name, rtype)?;
+        let mut last = DnsError::Timeout;
+        let mut got = None;
+        for attempt in 0..self.attempts as usize {
+            let server = self.servers[attempt % self.servers.len()];
+            match self.udp(server, &wire, id, name, rtype) {
+                Ok(m) => {
+                    got = Some((server, m));
+                    break;
+                }
+                Err(e @ (DnsError::Timeout | DnsError::Io(_))) => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        let (server, mut answer) = got.ok_or(last)?;
         if answer.metadata.truncation {
-            answer = self.tcp(&wire, id, name, rtype)?;
+            answer = self.tcp(server, &wire, id, name, rtype)?;
         }
         match answer.metadata.response_code {
             ResponseCode::NoError => Ok(answer),
@@ -139,70 +163,65 @@ impl DnsResolver {
         }
     }
 
+    /// One UDP try: send, then wait up to the timeout for the answer.
     fn udp(
         &self,
+        server: SocketAddr,
         wire: &[u8],
         id: u16,
         name: &Name,
         rtype: RecordType,
     ) -> Result<Message, DnsError> {
-        let bind: SocketAddr = match self.server {
+        let bind: SocketAddr = match server {
             SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
             SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
         };
         let sock = UdpSocket::bind(bind).map_err(io_err)?;
-        sock.connect(self.server).map_err(io_err)?;
+        sock.connect(server).map_err(io_err)?;
         let mut buf = vec![0u8; 65535];
-        let mut refused = false;
-        for _ in 0..self.attempts {
-            sock.send(wire).map_err(io_err)?;
-            let deadline = deadline_after(self.timeout);
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                sock.set_read_timeout(Some(left)).map_err(io_err)?;
-                match sock.recv(&mut buf) {
-                    Ok(n) => {
-                        // Ignore anything that is not the answer to this
-                        // question (late answers to an earlier try, spoofs).
-                        if let Some(m) = decode_answer(&buf[..n], id, name, rtype) {
-                            return Ok(m);
-                        }
-                    }
-                    Err(e)
-                        if e.kind() == io::ErrorKind::WouldBlock
-                            || e.kind() == io::ErrorKind::TimedOut =>
-                    {
-                        break
-                    }
-                    // ICMP port unreachable shows up as ConnectionRefused.
-                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                        refused = true;
-                        std::thread::sleep(left.min(Duration::from_millis(50)));
-                        break;
-                    }
-                    Err(e) => return Err(io_err(e)),
-                }
+        sock.send(wire).map_err(io_err)?;
+        let deadline = deadline_after(self.timeout);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(DnsError::Timeout);
             }
-        }
-        if refused {
-            Err(DnsError::Io(format!("{}: connection refused", self.server)))
-        } else {
-            Err(DnsError::Timeout)
+            sock.set_read_timeout(Some(left)).map_err(io_err)?;
+            match sock.recv(&mut buf) {
+                Ok(n) => {
+                    // Ignore anything that is not the answer to this
+                    // question (stray or spoofed datagrams).
+                    if let Some(m) = decode_answer(&buf[..n], id, name, rtype) {
+                        return Ok(m);
+                    }
+                }
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.kind() == io::ErrorKind::TimedOut =>
+                {
+                    return Err(DnsError::Timeout)
+                }
+                // ICMP port unreachable shows up as ConnectionRefused; pause
+                // a little so that retries do not spin.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    std::thread::sleep(left.min(Duration::from_millis(50)));
+                    return Err(DnsError::Io(format!("{server}: connection refused")));
+                }
+                Err(e) => return Err(io_err(e)),
+            }
         }
     }
 
     fn tcp(
         &self,
+        server: SocketAddr,
         wire: &[u8],
         id: u16,
         name: &Name,
         rtype: RecordType,
     ) -> Result<Message, DnsError> {
         let deadline = deadline_after(self.timeout.saturating_mul(self.attempts));
-        let mut s = TcpStream::connect_timeout(&self.server, self.timeout).map_err(tcp_err)?;
+        let mut s = TcpStream::connect_timeout(&server, self.timeout).map_err(tcp_err)?;
         let left = || {
             let d = deadline.saturating_duration_since(Instant::now());
             if d.is_zero() {
@@ -337,18 +356,21 @@ fn tcp_err(e: io::Error) -> DnsError {
     }
 }
 
-/// The first usable `nameserver` line of a resolv.conf text.
-pub fn system_nameserver(resolv_conf: &str) -> Option<SocketAddr> {
-    resolv_conf.lines().find_map(|line| {
-        let mut words = line.split_whitespace();
-        if words.next() != Some("nameserver") {
-            return None;
-        }
-        // Drop an IPv6 zone ("fe80::1%eth0"): std cannot parse it.
-        let addr = words.next()?;
-        let ip: IpAddr = addr.split('%').next()?.parse().ok()?;
-        Some(SocketAddr::new(ip, 53))
-    })
+/// The usable `nameserver` lines of a resolv.conf text, in order.
+pub fn system_nameservers(resolv_conf: &str) -> Vec<SocketAddr> {
+    resolv_conf
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            if words.next() != Some("nameserver") {
+                return None;
+            }
+            // Drop an IPv6 zone ("fe80::1%eth0"): std cannot parse it.
+            let addr = words.next()?;
+            let ip: IpAddr = addr.split('%').next()?.parse().ok()?;
+            Some(SocketAddr::new(ip, 53))
+        })
+        .collect()
 }
 
 /// Parses `ip`, `ip:port` or `[ipv6]:port` (port 53 when absent).
@@ -364,14 +386,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn resolv_conf_first_nameserver() {
+    fn resolv_conf_nameservers() {
         let text = "# comment\nsearch example\nnameserver 192.0.2.1\nnameserver 192.0.2.2\n";
-        assert_eq!(system_nameserver(text), "192.0.2.1:53".parse().ok());
+        let want: Vec<SocketAddr> = vec![
+            "192.0.2.1:53".parse().unwrap(),
+            "192.0.2.2:53".parse().unwrap(),
+        ];
+        assert_eq!(system_nameservers(text), want);
         assert_eq!(
-            system_nameserver("nameserver fe80::1%eth0\n"),
-            "[fe80::1]:53".parse().ok()
+            system_nameservers("nameserver fe80::1%eth0\n"),
+            vec!["[fe80::1]:53".parse::<SocketAddr>().unwrap()]
         );
-        assert_eq!(system_nameserver("nameserver bogus\n"), None);
+        assert!(system_nameservers("nameserver bogus\n").is_empty());
     }
 
     fn name(s: &str) -> Name {

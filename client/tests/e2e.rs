@@ -736,3 +736,25 @@ fn garbage_dns_answers_are_ignored() {
     assert_eq!(d.mode, DecisionMode::NoPolicy);
     assert_eq!(d.error, Some(LookupError::Dns(DnsError::Timeout)));
 }
+
+#[test]
+fn dns_tries_the_next_server() {
+    let e = env("nextserver", &["next.test"]);
+    e.publish("next.test", "n1", &enforce(&["mx.next.test"]));
+    // A UDP socket that never answers.
+    let hole = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let resolver = sts_client::dns::DnsResolver::with_servers(
+        vec![hole.local_addr().unwrap(), e.dns.addr],
+        Duration::from_millis(200),
+        2,
+    );
+    let t0 = Instant::now();
+    let c = Client::with_resolver(e.opts(), Arc::new(resolver)).unwrap();
+    let d = c.decide("next.test", "mx.next.test", DaneStatus::NotUsable);
+    assert_eq!(
+        (d.mode, d.mx_permitted),
+        (DecisionMode::Enforce, true),
+        "{d:?}"
+    );
+    assert!(t0.elapsed() >= Duration::from_millis(200));
+}
