@@ -145,6 +145,11 @@ impl Fetcher {
             .user_agent(concat!("libsts/", env!("CARGO_PKG_VERSION")))
             .accept("text/plain")
             .max_response_header_size(16 * 1024)
+            // No pooled connections: a policy host is fetched about once a
+            // day, and a connection kept open would be shared by the
+            // children of a forking MTA.
+            .max_idle_connections(0)
+            .max_idle_connections_per_host(0)
             .tls_config(tls)
             .build();
         let resolver = StsResolver {
