@@ -1,0 +1,64 @@
+//! Report delivery over HTTPS (RFC 8460 §5.4): a POST of the gzipped report
+//! with `Content-Type: application/tlsrpt+gzip`; the server certificate is
+//! verified (webpki roots, or the roots of the `ca_file` option); any 2xx
+//! status means the report was accepted. Redirects are not followed and
+//! proxies from the environment are not used.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ureq::config::Config;
+use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
+
+/// An HTTPS client for reporting URIs.
+#[derive(Debug)]
+pub struct Poster {
+    agent: ureq::Agent,
+}
+
+impl Poster {
+    /// Builds the client; fails only when `ca_file` cannot be read.
+    pub fn new(ca_file: Option<&Path>, timeout: Duration) -> Result<Poster, String> {
+        let roots = match ca_file {
+            Some(p) => RootCerts::Specific(Arc::new(sts_client::fetch::load_ca_file(p)?)),
+            None => RootCerts::WebPki,
+        };
+        let tls = TlsConfig::builder()
+            .provider(TlsProvider::Rustls)
+            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .root_certs(roots)
+            .use_sni(true)
+            .build();
+        let config = Config::builder()
+            .https_only(true)
+            .proxy(None)
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .save_redirect_history(false)
+            .timeout_global(Some(timeout))
+            .timeout_connect(Some(timeout))
+            .user_agent(concat!("libsts-report/", env!("CARGO_PKG_VERSION")))
+            .tls_config(tls)
+            .build();
+        Ok(Poster {
+            agent: config.new_agent(),
+        })
+    }
+
+    /// POSTs `gzip` to `url`; `Ok` for a 2xx answer.
+    pub fn post(&self, url: &str, gzip: &[u8]) -> Result<(), String> {
+        let resp = self
+            .agent
+            .post(url)
+            .header("Content-Type", "application/tlsrpt+gzip")
+            .send(gzip)
+            .map_err(|e| format!("POST {url}: {e}"))?;
+        let status = resp.status().as_u16();
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            Err(format!("POST {url}: HTTP status {status}"))
+        }
+    }
+}
