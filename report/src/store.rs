@@ -173,6 +173,7 @@ impl Recorder {
         // then we open again (a few times at most).
         for _ in 0..8 {
             let file = OpenOptions::new()
+                .read(true)
                 .create(true)
                 .append(true)
                 .mode(0o640)

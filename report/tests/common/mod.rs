@@ -1,0 +1,544 @@
+//! Loopback helpers for the report tests, all started by the test and
+//! stopped when dropped: a temporary store directory, an SMTP sink, an
+//! HTTPS collector with certificates from a throw-away CA, a UDP DNS server
+//! answering TXT queries from a table, an in-memory TXT resolver, and the
+//! Python checkers (JSON Schema validation, MIME parsing).
+#![allow(
+    dead_code,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::TXT;
+use hickory_proto::rr::{RData, Record, RecordType};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use sts_client::dns::{DnsError, TxtResolver};
+
+// ---------------------------------------------------------------- files
+
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "sts-report-test-{}-{}-{name}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Number of spool entries (reports waiting for delivery).
+pub fn spooled(dir: &Path) -> usize {
+    match std::fs::read_dir(dir.join("spool")) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok())
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .count(),
+        Err(_) => 0,
+    }
+}
+
+/// Number of day files.
+pub fn day_files(dir: &Path) -> usize {
+    match std::fs::read_dir(dir.join("outcomes")) {
+        Ok(rd) => rd.count(),
+        Err(_) => 0,
+    }
+}
+
+pub fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(data)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+// ---------------------------------------------------------------- stopping
+
+/// A server thread with a stop flag; dropping it stops the thread.
+struct Stopper {
+    stop: Arc<AtomicBool>,
+    wake: SocketAddr,
+    udp: bool,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Stopper {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if self.udp {
+            if let Ok(s) = UdpSocket::bind("127.0.0.1:0") {
+                let _ = s.send_to(b"", self.wake);
+            }
+        } else {
+            let _ = TcpStream::connect_timeout(&self.wake, Duration::from_secs(1));
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+// ---------------------------------------------------------------- SMTP
+
+#[derive(Clone, Debug)]
+pub struct Mail {
+    pub from: String,
+    pub to: Vec<String>,
+    /// The message, dot-stuffing removed, CRLF line ends.
+    pub data: Vec<u8>,
+}
+
+/// An SMTP server that accepts every message (or answers 451 to DATA
+/// while `fail_data` is above zero, counting down).
+pub struct SmtpSink {
+    pub addr: SocketAddr,
+    pub mails: Arc<Mutex<Vec<Mail>>>,
+    pub fail_data: Arc<AtomicUsize>,
+    _stopper: Stopper,
+}
+
+impl SmtpSink {
+    pub fn start() -> SmtpSink {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mails = Arc::new(Mutex::new(Vec::new()));
+        let fail_data = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (m, f, s) = (mails.clone(), fail_data.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(c) = conn {
+                    let _ = smtp_session(c, &m, &f);
+                }
+            }
+        });
+        SmtpSink {
+            addr,
+            mails,
+            fail_data,
+            _stopper: Stopper {
+                stop,
+                wake: addr,
+                udp: false,
+                thread: Some(thread),
+            },
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.mails.lock().unwrap().len()
+    }
+}
+
+fn smtp_session(
+    c: TcpStream,
+    mails: &Mutex<Vec<Mail>>,
+    fail_data: &AtomicUsize,
+) -> std::io::Result<()> {
+    c.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut w = c.try_clone()?;
+    let mut r = BufReader::new(c);
+    w.write_all(b"220 sink.test ESMTP\r\n")?;
+    let mut from = String::new();
+    let mut to = Vec::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let cmd = line.trim_end().to_owned();
+        let upper = cmd.to_ascii_uppercase();
+        if upper.starts_with("EHLO") {
+            w.write_all(b"250-sink.test\r\n250-8BITMIME\r\n250 SIZE 10000000\r\n")?;
+        } else if upper.starts_with("HELO") {
+            w.write_all(b"250 sink.test\r\n")?;
+        } else if let Some(a) = upper.strip_prefix("MAIL FROM:") {
+            from = cmd[cmd.len() - a.len()..]
+                .trim_matches(['<', '>'])
+                .to_owned();
+            w.write_all(b"250 ok\r\n")?;
+        } else if let Some(a) = upper.strip_prefix("RCPT TO:") {
+            to.push(
+                cmd[cmd.len() - a.len()..]
+                    .trim_matches(['<', '>'])
+                    .to_owned(),
+            );
+            w.write_all(b"250 ok\r\n")?;
+        } else if upper == "DATA" {
+            w.write_all(b"354 go ahead\r\n")?;
+            let mut data = Vec::new();
+            loop {
+                let mut l = Vec::new();
+                if r.read_until(b'\n', &mut l)? == 0 {
+                    return Ok(());
+                }
+                if l == b".\r\n" {
+                    break;
+                }
+                let l = if l.starts_with(b".") { &l[1..] } else { &l[..] };
+                data.extend_from_slice(l);
+            }
+            let failing = fail_data
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if failing {
+                w.write_all(b"451 try again later\r\n")?;
+            } else {
+                mails.lock().unwrap().push(Mail {
+                    from: from.clone(),
+                    to: to.clone(),
+                    data,
+                });
+                w.write_all(b"250 queued\r\n")?;
+            }
+        } else if upper == "QUIT" {
+            w.write_all(b"221 bye\r\n")?;
+            return Ok(());
+        } else if upper == "RSET" || upper == "NOOP" {
+            w.write_all(b"250 ok\r\n")?;
+        } else {
+            w.write_all(b"500 what\r\n")?;
+        }
+    }
+}
+
+// ---------------------------------------------------------------- TLS
+
+pub struct TestCa {
+    issuer: Issuer<'static, KeyPair>,
+    pub pem_path: PathBuf,
+}
+
+pub struct Leaf {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl TestCa {
+    pub fn new(dir: &Path) -> TestCa {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "sts-report test CA");
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let cert = params.self_signed(&key).unwrap();
+        let pem_path = dir.join("ca.pem");
+        std::fs::write(&pem_path, cert.pem()).unwrap();
+        TestCa {
+            issuer: Issuer::new(params, key),
+            pem_path,
+        }
+    }
+
+    pub fn leaf(&self, names: &[&str]) -> Leaf {
+        let key = KeyPair::generate().unwrap();
+        let params =
+            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Leaf {
+            chain: vec![cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- HTTPS
+
+#[derive(Clone, Debug)]
+pub struct Post {
+    pub method: String,
+    pub path: String,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// An HTTPS server recording every request; it answers with the statuses
+/// queued in `statuses`, then 200.
+pub struct HttpsCollector {
+    pub port: u16,
+    pub posts: Arc<Mutex<Vec<Post>>>,
+    pub statuses: Arc<Mutex<VecDeque<u16>>>,
+    _stopper: Stopper,
+}
+
+impl HttpsCollector {
+    pub fn start(leaf: Leaf) -> HttpsCollector {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(leaf.chain, leaf.key)
+            .unwrap();
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let posts = Arc::new(Mutex::new(Vec::new()));
+        let statuses = Arc::new(Mutex::new(VecDeque::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (p, st, s) = (posts.clone(), statuses.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(c) = conn {
+                    let _ = https_exchange(c, config.clone(), &p, &st);
+                }
+            }
+        });
+        HttpsCollector {
+            port: addr.port(),
+            posts,
+            statuses,
+            _stopper: Stopper {
+                stop,
+                wake: addr,
+                udp: false,
+                thread: Some(thread),
+            },
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}/tlsrpt/v1", self.port)
+    }
+
+    pub fn count(&self) -> usize {
+        self.posts.lock().unwrap().len()
+    }
+}
+
+fn https_exchange(
+    tcp: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    posts: &Mutex<Vec<Post>>,
+    statuses: &Mutex<VecDeque<u16>>,
+) -> std::io::Result<()> {
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let conn = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
+    let mut tls = BufReader::new(rustls::StreamOwned::new(conn, tcp));
+    let mut request_line = String::new();
+    tls.read_line(&mut request_line)?;
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_owned();
+    let path = parts.next().unwrap_or("").to_owned();
+    let mut content_type = String::new();
+    let mut length = 0usize;
+    loop {
+        let mut h = String::new();
+        if tls.read_line(&mut h)? == 0 {
+            break;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            match k.trim().to_ascii_lowercase().as_str() {
+                "content-type" => content_type = v.trim().to_owned(),
+                "content-length" => length = v.trim().parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+    }
+    let mut body = vec![0u8; length];
+    tls.read_exact(&mut body)?;
+    let status = statuses.lock().unwrap().pop_front().unwrap_or(200);
+    if (200..300).contains(&status) {
+        posts.lock().unwrap().push(Post {
+            method,
+            path,
+            content_type,
+            body,
+        });
+    }
+    let stream = tls.get_mut();
+    write!(
+        stream,
+        "HTTP/1.1 {status} Test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    stream.flush()?;
+    stream.conn.send_close_notify();
+    let _ = stream.flush();
+    Ok(())
+}
+
+// ---------------------------------------------------------------- DNS
+
+/// TXT answers from a table; names not in it are NXDOMAIN.
+#[derive(Default)]
+pub struct MapResolver {
+    pub table: Mutex<HashMap<String, Result<Vec<Vec<u8>>, DnsError>>>,
+    pub lookups: AtomicUsize,
+}
+
+impl MapResolver {
+    pub fn with(name: &str, records: &[&str]) -> MapResolver {
+        let r = MapResolver::default();
+        r.set(name, records);
+        r
+    }
+
+    pub fn set(&self, name: &str, records: &[&str]) {
+        self.table.lock().unwrap().insert(
+            name.to_owned(),
+            Ok(records.iter().map(|s| s.as_bytes().to_vec()).collect()),
+        );
+    }
+
+    pub fn set_error(&self, name: &str, e: DnsError) {
+        self.table.lock().unwrap().insert(name.to_owned(), Err(e));
+    }
+}
+
+impl TxtResolver for MapResolver {
+    fn lookup_txt(&self, name: &str) -> Result<Vec<Vec<u8>>, DnsError> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        self.table
+            .lock()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .unwrap_or(Err(DnsError::NxDomain))
+    }
+}
+
+/// A UDP DNS server on 127.0.0.1 answering TXT queries from a table
+/// (single-string records); other names get NXDOMAIN.
+pub struct DnsServer {
+    pub addr: SocketAddr,
+    _stopper: Stopper,
+}
+
+impl DnsServer {
+    pub fn start(table: HashMap<String, Vec<String>>) -> DnsServer {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = sock.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            loop {
+                let Ok((n, peer)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Some(out) = dns_answer(&table, &buf[..n]) {
+                    let _ = sock.send_to(&out, peer);
+                }
+            }
+        });
+        DnsServer {
+            addr,
+            _stopper: Stopper {
+                stop,
+                wake: addr,
+                udp: true,
+                thread: Some(thread),
+            },
+        }
+    }
+}
+
+fn dns_answer(table: &HashMap<String, Vec<String>>, query: &[u8]) -> Option<Vec<u8>> {
+    let q = Message::from_vec(query).ok()?;
+    let question = q.queries.first()?.clone();
+    let key = question.name().to_ascii().to_ascii_lowercase();
+    let key = key.trim_end_matches('.');
+    let mut r = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
+    r.metadata.recursion_desired = q.metadata.recursion_desired;
+    r.metadata.recursion_available = true;
+    r.add_query(question.clone());
+    match table.get(key) {
+        Some(records) if question.query_type() == RecordType::TXT => {
+            for rec in records {
+                r.add_answer(Record::from_rdata(
+                    question.name().clone(),
+                    60,
+                    RData::TXT(TXT::new(vec![rec.clone()])),
+                ));
+            }
+        }
+        Some(_) => {}
+        None => r.metadata.response_code = ResponseCode::NXDomain,
+    }
+    r.to_vec().ok()
+}
+
+// ---------------------------------------------------------------- Python
+
+pub fn py_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("py")
+        .join(name)
+}
+
+pub fn schema_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("tlsrpt.schema.json")
+}
+
+/// Runs `python3 <script> <args>`; panics with its stderr on failure.
+pub fn python(script: &str, args: &[&Path]) -> String {
+    let out = Command::new("python3")
+        .arg(py_script(script))
+        .args(args)
+        .output()
+        .expect("python3 must be installed (with the jsonschema package)");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Validates JSON reports against `tests/tlsrpt.schema.json`.
+pub fn validate_reports(dir: &Path, reports: &[String]) {
+    let file = dir.join("reports.json");
+    std::fs::write(&file, format!("[{}]", reports.join(","))).unwrap();
+    python("validate_schema.py", &[&schema_path(), &file]);
+}

@@ -1,0 +1,94 @@
+//! Recording from many processes at once (an MTA forks per delivery):
+//! 8 processes record 1,000 outcomes each into the same day file; the
+//! aggregated counts must add up to exactly 8,000.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::Command;
+
+use common::TempDir;
+use serde_json::Value;
+use sts_report::{
+    print_reports, Day, Failure, Outcome, PolicyType, Recorder, ReportOptions, ResultType,
+    SessionResult,
+};
+
+const CHILD_ENV: &str = "STS_REPORT_TEST_CHILD_DIR";
+const PROCESSES: usize = 8;
+const PER_PROCESS: u64 = 1000;
+
+fn day() -> Day {
+    "2026-11-04".parse().unwrap()
+}
+
+/// Runs only inside the child processes started by the test below.
+#[test]
+fn child_records() {
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let id: u64 = std::env::var("STS_REPORT_TEST_CHILD_ID")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let rec = Recorder::open(&dir).unwrap().with_fsync(false);
+    for i in 0..PER_PROCESS {
+        let domain = if i % 2 == 0 { "a.example" } else { "b.example" };
+        let mut o = Outcome::new(PolicyType::Sts, domain, day().start() + i);
+        o.policy_strings = vec!["version: STSv1".into(), "mode: enforce".into()];
+        o.receiving_mx_hostname = format!("mx{id}.{domain}");
+        // Long lines make torn writes visible if appends were not atomic.
+        o.mx_hosts = vec![format!("{}.{domain}", "x".repeat(60)); 40];
+        if i % 10 == 0 {
+            let mut f = Failure::new(ResultType::CertificateExpired);
+            f.failure_reason_code = format!("child {id} outcome {i}");
+            o.result = SessionResult::Failure(f);
+        }
+        rec.record(&o).unwrap();
+    }
+}
+
+#[test]
+fn rfc8460_4_concurrent_recording_8x1000() {
+    let dir = TempDir::new("concurrent");
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..PROCESSES)
+        .map(|id| {
+            Command::new(&exe)
+                .args(["--exact", "child_records", "--test-threads=1", "--quiet"])
+                .env(CHILD_ENV, dir.path())
+                .env("STS_REPORT_TEST_CHILD_ID", id.to_string())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let opts = ReportOptions::new(dir.path(), "mta.sender.example");
+    let reports = print_reports(&opts, day()).unwrap();
+    assert_eq!(reports.len(), 2);
+    let (mut ok, mut failed, mut detail) = (0u64, 0u64, 0u64);
+    for r in &reports {
+        let v: Value = serde_json::from_str(r).unwrap();
+        for p in v["policies"].as_array().unwrap() {
+            ok += p["summary"]["total-successful-session-count"]
+                .as_u64()
+                .unwrap();
+            failed += p["summary"]["total-failure-session-count"]
+                .as_u64()
+                .unwrap();
+            for f in p["failure-details"].as_array().into_iter().flatten() {
+                detail += f["failed-session-count"].as_u64().unwrap();
+            }
+        }
+    }
+    let total = PROCESSES as u64 * PER_PROCESS;
+    assert_eq!(ok + failed, total);
+    assert_eq!(failed, total / 10);
+    assert_eq!(detail, failed);
+    // Every line decoded: none torn or interleaved.
+    let bytes = std::fs::read(dir.path().join("outcomes").join("2026-11-04.log")).unwrap();
+    assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count() as u64, total);
+}
