@@ -59,6 +59,7 @@ fn rfc8460_4_concurrent_recording_8x1000() {
                 .args(["--exact", "child_records", "--test-threads=1", "--quiet"])
                 .env(CHILD_ENV, dir.path())
                 .env("STS_REPORT_TEST_CHILD_ID", id.to_string())
+                .stdout(std::process::Stdio::null())
                 .spawn()
                 .unwrap()
         })
@@ -91,4 +92,81 @@ fn rfc8460_4_concurrent_recording_8x1000() {
     // Every line decoded: none torn or interleaved.
     let bytes = std::fs::read(dir.path().join("outcomes").join("2026-11-04.log")).unwrap();
     assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count() as u64, total);
+}
+
+/// The JSON report inside a report message from the SMTP sink.
+fn report_of(mail: &[u8]) -> Value {
+    use base64::Engine as _;
+    let text = String::from_utf8(mail.to_vec()).unwrap();
+    let at = text.find("Content-Type: application/tlsrpt+gzip").unwrap();
+    let body_start = at + text[at..].find("\r\n\r\n").unwrap() + 4;
+    let body_end = body_start + text[body_start..].find("\r\n\r\n--").unwrap();
+    let b64: String = text[body_start..body_end]
+        .split("\r\n")
+        .collect::<Vec<_>>()
+        .concat();
+    let gz = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    serde_json::from_slice(&common::gunzip(&gz)).unwrap()
+}
+
+/// Recorders keep appending to a day while the sender closes it again and
+/// again: no outcome is lost or counted twice across the reports sent.
+#[test]
+fn rfc8460_4_recording_while_the_day_is_closed() {
+    let dir = TempDir::new("close-race");
+    let sink = common::SmtpSink::start();
+    let resolver = common::MapResolver::with(
+        "_smtp._tls.a.example",
+        &["v=TLSRPTv1; rua=mailto:tlsrpt@a.example"],
+    );
+    resolver.set(
+        "_smtp._tls.b.example",
+        &["v=TLSRPTv1; rua=mailto:tlsrpt@b.example"],
+    );
+    let mut opts = ReportOptions::new(dir.path(), "mta.sender.example");
+    opts.smtp_relay = sink.addr;
+    opts.now = Some(day().end() + 60);
+    let exe = std::env::current_exe().unwrap();
+    let mut children: Vec<_> = (0..PROCESSES)
+        .map(|id| {
+            Command::new(&exe)
+                .args(["--exact", "child_records", "--test-threads=1", "--quiet"])
+                .env(CHILD_ENV, dir.path())
+                .env("STS_REPORT_TEST_CHILD_ID", id.to_string())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut runs = 0;
+    loop {
+        let all_done = children.iter_mut().all(|c| c.try_wait().unwrap().is_some());
+        let s = sts_report::send_with_resolver(&opts, &resolver, None, false).unwrap();
+        assert_eq!(s.pending, 0, "{s:?}");
+        runs += 1;
+        if all_done {
+            break;
+        }
+    }
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let mut total = 0u64;
+    for m in sink.mails.lock().unwrap().iter() {
+        let v = report_of(&m.data);
+        for p in v["policies"].as_array().unwrap() {
+            total += p["summary"]["total-successful-session-count"]
+                .as_u64()
+                .unwrap();
+            total += p["summary"]["total-failure-session-count"]
+                .as_u64()
+                .unwrap();
+        }
+    }
+    assert!(runs > 1);
+    assert_eq!(total, PROCESSES as u64 * PER_PROCESS, "over {runs} runs");
+    assert_eq!(common::day_files(dir.path()), 0);
+    assert_eq!(common::spooled(dir.path()), 0);
 }
