@@ -33,7 +33,7 @@
 //! **Signature backends.** The caller picks the set of signature
 //! algorithms with [`verify_with_algorithms`]; [`verify`] uses
 //! [`DEFAULT_ALGORITHMS`], which is *ring*'s set with the `ring` feature,
-//! else the RustCrypto set of [`rustcrypto`] with the `rustcrypto`
+//! else the RustCrypto set of `rustcrypto` with the `rustcrypto`
 //! feature, else empty (every chain then fails with
 //! [`CertError::ValidationFailure`]).
 //!
@@ -133,15 +133,15 @@ pub static RING_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
     webpki::ring::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
 ];
 
-/// The algorithms [`verify`] uses: [`RING_ALGORITHMS`] with the `ring`
-/// feature, else [`rustcrypto::ALL`] with `rustcrypto`, else none.
+/// The algorithms [`verify`] uses: `RING_ALGORITHMS` with the `ring`
+/// feature, else `rustcrypto::ALL` with `rustcrypto`, else none.
 #[cfg(feature = "ring")]
 pub static DEFAULT_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = RING_ALGORITHMS;
-/// The algorithms [`verify`] uses: [`RING_ALGORITHMS`] with the `ring`
-/// feature, else [`rustcrypto::ALL`] with `rustcrypto`, else none.
+/// The algorithms [`verify`] uses: `RING_ALGORITHMS` with the `ring`
+/// feature, else `rustcrypto::ALL` with `rustcrypto`, else none.
 #[cfg(all(not(feature = "ring"), feature = "rustcrypto"))]
 pub static DEFAULT_ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = rustcrypto::ALL;
-/// The algorithms [`verify`] uses: [`RING_ALGORITHMS`] with the `ring`
+/// The algorithms [`verify`] uses: `RING_ALGORITHMS` with the `ring`
 /// feature, else `rustcrypto::ALL` with `rustcrypto`, else none (as now:
 /// enable a backend feature).
 #[cfg(not(any(feature = "ring", feature = "rustcrypto")))]
@@ -162,7 +162,7 @@ pub fn verify(
 }
 
 /// [`verify`] with an explicit set of signature algorithms, such as
-/// [`RING_ALGORITHMS`] or [`rustcrypto::ALL`], or a subset of one.
+/// `RING_ALGORITHMS` or `rustcrypto::ALL`, or a subset of one.
 pub fn verify_with_algorithms(
     algorithms: &[&dyn SignatureVerificationAlgorithm],
     chain_der: &[&[u8]],

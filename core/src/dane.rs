@@ -22,8 +22,8 @@
 //!   certificates below the TA, serverAuth usage), and the leaf must carry
 //!   a DNS-ID matching `mx_host` (§3.2.2, RFC 6125 wildcard rules). This
 //!   needs rustls-webpki: with the `webpki` feature it is done with
-//!   [`crate::cert::DEFAULT_ALGORITHMS`] (or the set given to
-//!   [`verify_with_algorithms`]); without it, a matching DANE-TA record
+//!   `crate::cert::DEFAULT_ALGORITHMS` (or the set given to
+//!   `verify_with_algorithms`); without it, a matching DANE-TA record
 //!   gives [`DaneError::TaNeedsWebpki`].
 //!
 //! Without `webpki` this module allocates nothing (SHA-2 from the RustCrypto
@@ -198,11 +198,28 @@ pub fn verify(
     mx_host: &[u8],
     now_unix: u64,
 ) -> Result<(), DaneError> {
+    verify_iter(chain_der, tlsa_rdata.iter().copied(), mx_host, now_unix)
+}
+
+/// [`verify`] with the TLSA RDATA given by a cloneable iterator (it is
+/// walked a few times), so that a caller holding the records elsewhere
+/// (a C array of pointers and lengths, a DNS message) need not collect
+/// them into a slice first.
+pub fn verify_iter<'r, I>(
+    chain_der: &[&[u8]],
+    tlsa_rdata: I,
+    mx_host: &[u8],
+    now_unix: u64,
+) -> Result<(), DaneError>
+where
+    I: IntoIterator<Item = &'r [u8]>,
+    I::IntoIter: Clone,
+{
     #[cfg(feature = "webpki")]
     let algs = crate::cert::DEFAULT_ALGORITHMS;
     #[cfg(not(feature = "webpki"))]
     let algs = NoAlgorithms;
-    run(algs, chain_der, tlsa_rdata, mx_host, now_unix)
+    run(algs, chain_der, tlsa_rdata.into_iter(), mx_host, now_unix)
 }
 
 /// [`verify`] with an explicit set of signature algorithms for DANE-TA
@@ -215,7 +232,13 @@ pub fn verify_with_algorithms(
     mx_host: &[u8],
     now_unix: u64,
 ) -> Result<(), DaneError> {
-    run(algorithms, chain_der, tlsa_rdata, mx_host, now_unix)
+    run(
+        algorithms,
+        chain_der,
+        tlsa_rdata.iter().copied(),
+        mx_host,
+        now_unix,
+    )
 }
 
 #[cfg(feature = "webpki")]
@@ -226,10 +249,10 @@ type Algorithms<'a> = NoAlgorithms;
 #[derive(Clone, Copy)]
 struct NoAlgorithms;
 
-fn run(
+fn run<'r>(
     algs: Algorithms<'_>,
     chain_der: &[&[u8]],
-    tlsa_rdata: &[&[u8]],
+    tlsa_rdata: impl Iterator<Item = &'r [u8]> + Clone,
     mx_host: &[u8],
     now_unix: u64,
 ) -> Result<(), DaneError> {
@@ -247,7 +270,7 @@ fn run(
 
     let usable = || {
         tlsa_rdata
-            .iter()
+            .clone()
             .filter_map(|r| parse_tlsa(r).ok())
             .filter(Tlsa::is_usable)
     };

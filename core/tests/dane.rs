@@ -589,3 +589,28 @@ fn rfc7672_3_1_1_dane_ee_matching_does_not_allocate() {
         assert_eq!((got, n), (Err(DaneError::TaNeedsWebpki), 0));
     }
 }
+
+#[test]
+fn verify_iter_takes_records_from_an_iterator() {
+    let p = pki();
+    let recs = [
+        tlsa(1, 1, 1, &sha256(&p.leaf.spki)),
+        tlsa(3, 1, 1, &sha256(&p.leaf.spki)),
+    ];
+    let chain: &[&[u8]] = &[&p.leaf.der];
+    let host = HOST.as_bytes();
+    // As a C caller would: records from parallel pointer and length arrays.
+    let ptrs: Vec<&[u8]> = recs.iter().map(Vec::as_slice).collect();
+    let lens: Vec<usize> = recs.iter().map(Vec::len).collect();
+    let records = (0..2).map(|i| &ptrs[i][..lens[i]]);
+    let (got, n) = allocations_during(|| dane::verify_iter(chain, records.clone(), host, NOW));
+    assert_eq!((got, n), (Ok(()), 0));
+    assert_eq!(
+        dane::verify_iter(chain, records.take(1), host, NOW),
+        Err(DaneError::TlsaInvalid)
+    );
+    assert_eq!(
+        dane::verify_iter(chain, std::iter::empty(), host, NOW),
+        Err(DaneError::TlsaInvalid)
+    );
+}

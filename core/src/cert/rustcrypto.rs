@@ -18,7 +18,7 @@
 //! | `RSA_PKCS1_SHA*_ABSENT_PARAMS` | RSA 2048–4096 bits | PKCS#1 v1.5, parameters omitted (RFC 4055 says to accept both) | `rustcrypto` |
 //! | [`RSA_PSS_SHA256`], [`RSA_PSS_SHA384`], [`RSA_PSS_SHA512`] | RSA 2048–4096 bits (`rsaEncryption` key) | RSASSA-PSS, MGF1 with the same hash, salt = hash length | `rustcrypto` |
 //!
-//! With all three features, the set is the one [`super::RING_ALGORITHMS`]
+//! With all three features, the set is the one `super::RING_ALGORITHMS`
 //! lists (where *ring* is built), so that both backends give the same
 //! verdicts; the only difference is the RSA upper bound (4096 bits here,
 //! 8192 for *ring*).
