@@ -7,7 +7,7 @@
 //! 2. **Aggregate**: [`print_reports`] gives a day's reports as JSON (RFC
 //!    8460 §4, written by the `sts-core` [`ReportWriter`]), one per policy
 //!    domain.
-//! 3. **Submit**: [`send`] closes finished days, looks up
+//! 3. **Submit**: [`send()`] closes finished days, looks up
 //!    `_smtp._tls.<policy-domain>`, and delivers each report by mail
 //!    (§5.3, through the SMTP relay of the options) or HTTPS POST (§5.4),
 //!    with retries across runs (see [`send`](mod@crate::send)).
@@ -224,7 +224,7 @@ pub fn send(
     send_with_resolver(opts, &resolver, day, dry_run)
 }
 
-/// [`send`] with the host's own TXT resolver.
+/// [`send()`] with the host's own TXT resolver.
 pub fn send_with_resolver(
     opts: &ReportOptions,
     resolver: &dyn TxtResolver,

@@ -16,8 +16,11 @@
 //! exponential backoff; after `max_attempts` runs the entry is deleted and
 //! the destinations that never accepted it are logged.
 //!
-//! One sender runs at a time (`<dir>/spool/.lock`, taken without waiting);
-//! recorders never touch that lock.
+//! One sender runs at a time (`<dir>/spool/.lock`, taken without waiting:
+//! a second sender gets [`crate::ReportError::Busy`]); recorders never
+//! touch that lock. A sender that dies between writing the spool entries
+//! and unlinking the day file makes the next run report that day again
+//! (under new report-ids); half-written entries are removed.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -106,7 +109,7 @@ impl fmt::Display for SendEvent {
     }
 }
 
-/// What a [`crate::send`] run did.
+/// What a [`crate::send()`] run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SendSummary {
     /// Everything that happened, in order.
@@ -633,6 +636,19 @@ fn process(
     Ok(())
 }
 
+fn remove_stale_tmp(spool: &Path) {
+    let Ok(rd) = fs::read_dir(spool) else {
+        return;
+    };
+    for ent in rd.filter_map(|e| e.ok()) {
+        let name = ent.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(".tmp") {
+            let _ = fs::remove_dir_all(ent.path());
+        }
+    }
+}
+
 fn remove_entry(entry: &Entry) -> Result<(), ReportError> {
     fs::remove_dir_all(&entry.dir).map_err(|e| ReportError::io(&entry.dir, e))
 }
@@ -664,6 +680,12 @@ pub(crate) fn run(
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => return Err(ReportError::Busy),
         Err(fs::TryLockError::Error(e)) => return Err(ReportError::io(&lock_path, e)),
+    }
+
+    // Half-written entries of a sender that died (only senders write
+    // them, and we hold the sender lock).
+    if !dry_run {
+        remove_stale_tmp(&spool);
     }
 
     let days: Vec<Day> = match day {

@@ -257,3 +257,62 @@ fn rfc8460_4_bad_input_is_an_error_not_a_panic() {
         2
     );
 }
+
+#[test]
+fn rfc8460_4_bin_record_print_send() {
+    let dir = TempDir::new("bin");
+    let bin = env!("CARGO_BIN_EXE_sts-report");
+    let d = dir.path().to_str().unwrap();
+    let at = (day().start() + 60).to_string();
+    let run = |args: &[&str]| {
+        std::process::Command::new(bin)
+            .args(["--dir", d, "--submitter", "mta.sender.example"])
+            .args(args)
+            .env_remove("STS_SMTP_RELAY")
+            .output()
+            .unwrap()
+    };
+    for (result, count) in [("success", "5"), ("certificate-expired", "2")] {
+        let out = run(&[
+            "record",
+            "--domain",
+            "example.com",
+            "--mx",
+            "mx.example.com",
+            "--result",
+            result,
+            "--count",
+            count,
+            "--at",
+            &at,
+        ]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    let bad = run(&[
+        "record",
+        "--domain",
+        "example.com",
+        "--mx",
+        "m",
+        "--result",
+        "nope",
+    ]);
+    assert!(!bad.status.success());
+    let out = run(&["print", "--day", "2026-11-04"]);
+    assert!(out.status.success(), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reports: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    assert_eq!(reports.len(), 1);
+    validate_reports(dir.path(), &reports);
+    let s = &v[0]["policies"][0]["summary"];
+    assert_eq!(s["total-successful-session-count"], 5);
+    assert_eq!(s["total-failure-session-count"], 2);
+    // A day that is not over cannot be sent.
+    let out = run(&["send", "--day", "9999-12-31", "--dry-run"]);
+    assert!(!out.status.success());
+}
