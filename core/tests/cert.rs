@@ -333,20 +333,19 @@ fn rfc8461_4_2_wildcard_one_label() {
 
 #[test]
 fn rfc6125_6_4_3_partial_wildcards_never_match() {
-    for san in ["mx*.example.test", "m*1.example.test", "*mx1.example.test"] {
+    for san in [
+        "mx*.example.test",
+        "m*1.example.test",
+        "*mx1.example.test",
+        "mx1.*.test",
+    ] {
         let (root, leaf) = simple(Alg::P256, &[san]);
-        let got = check(&[&leaf.der], &[&root.der], "mx1.example.test", NOW);
-        assert!(got.is_err(), "{san}");
-        assert!(
-            matches!(
-                got,
-                Err(CertError::HostMismatch) | Err(CertError::ValidationFailure)
-            ),
-            "{san}: {got:?}"
+        assert_eq!(
+            check(&[&leaf.der], &[&root.der], "mx1.example.test", NOW),
+            Err(CertError::HostMismatch),
+            "{san}"
         );
     }
-    let (root, leaf) = simple(Alg::P256, &["mx1.*.test"]);
-    assert!(check(&[&leaf.der], &[&root.der], "mx1.example.test", NOW).is_err());
 }
 
 #[test]
