@@ -22,7 +22,7 @@ SHARED_LINK = -L$(LIBDIR) -lsts -Wl,-rpath,$(abspath $(LIBDIR))
 SANITIZE  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 EXAMPLES  = policy-check cert-check
-C_TESTS   = vectors
+C_TESTS   = vectors client
 
 .PHONY: all lib demo test rust-test c-test nostd firmware lint install clean
 
@@ -71,6 +71,9 @@ c-test: all $(C_TESTS:%=$(BUILD)/test-%-shared) $(C_TESTS:%=$(BUILD)/test-%-stat
 		$(BUILD)/test-vectors-asan tests/vectors/abi.tsv $(CORPUS)
 	valgrind -q --error-exitcode=99 $(BUILD)/policy-check-shared c-examples/sample/mta-sts.txt mx1.example.com
 	tests/c/cert-cases.sh $(BUILD)
+	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite $(BUILD)/test-client-shared
+	$(BUILD)/test-client-static
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test-client-asan
 
 # The core must build for a target with no std at all.
 nostd:

@@ -13,6 +13,7 @@
 #ifndef STS_H
 #define STS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -170,12 +171,74 @@ enum sts_result
   STS_ERR_DANE_BAD_HOST = 709,
   // DANE check failed for a reason this version does not name.
   STS_ERR_DANE_OTHER = 799,
+  // A client setting (option or `STS_*` variable) is malformed.
+  STS_ERR_CLIENT_CONFIG = 800,
+  // The policy cache directory cannot be created or opened.
+  STS_ERR_CLIENT_CACHE = 801,
+  // The domain is not a valid domain name.
+  STS_ERR_CLIENT_BAD_DOMAIN = 802,
+  // The TXT lookup failed temporarily (SERVFAIL, timeout).
+  STS_ERR_CLIENT_DNS_TEMPORARY = 803,
+  // The policy could not be fetched (TLSRPT sts-policy-fetch-error).
+  STS_ERR_CLIENT_FETCH = 804,
+  // A fetch failed recently; not retried until the back-off ends.
+  STS_ERR_CLIENT_BACKED_OFF = 805,
+  // The domain has no policy in force.
+  STS_ERR_CLIENT_NO_POLICY = 806,
+  // The output buffer is too small; the size needed was written.
+  STS_ERR_BUFFER_TOO_SMALL = 807,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
 typedef enum sts_result sts_result;
 #else
 typedef uint32_t sts_result;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// The policy mode in force for a delivery.
+enum sts_decision_mode
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // The domain has no usable policy: deliver as without MTA-STS.
+  STS_DECISION_NO_POLICY = 0,
+  // Policy mode `none`.
+  STS_DECISION_NONE = 1,
+  // Policy mode `testing`: deliver, report failures.
+  STS_DECISION_TESTING = 2,
+  // Policy mode `enforce`.
+  STS_DECISION_ENFORCE = 3,
+  // DANE governs the MX host; MTA-STS is not applied.
+  STS_DECISION_DANE = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sts_decision_mode sts_decision_mode;
+#else
+typedef uint32_t sts_decision_mode;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Where the policy of a decision came from.
+enum sts_source
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // No policy.
+  STS_SOURCE_NONE = 0,
+  // Fetched during the call.
+  STS_SOURCE_NETWORK = 1,
+  // From the cache.
+  STS_SOURCE_CACHE = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sts_source sts_source;
+#else
+typedef uint32_t sts_source;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -199,6 +262,81 @@ typedef enum sts_mode sts_mode;
 typedef uint32_t sts_mode;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+// An MTA-STS client: made by `sts_client_new`, freed by `sts_client_free`.
+// One per process is enough; it may be used from several threads. It
+// starts no threads, so it survives `fork()` (make it after forking, or
+// keep using it in the child).
+typedef struct sts_client sts_client;
+
+// The answer being built by a TXT lookup callback.
+typedef struct sts_txt_answer sts_txt_answer;
+
+// A TXT lookup supplied by the host MTA: look up the TXT records at the
+// NUL-terminated `name`, add each record (its character-strings joined)
+// with `sts_txt_answer_add`, and return an `STS_TXT_LOOKUP_*` status. It
+// may be called from any thread that uses the client.
+typedef uint32_t (*sts_txt_lookup_fn)(void *userdata,
+                                      const char *name,
+                                      struct sts_txt_answer *answer);
+
+// Settings for `sts_client_new`. Zero or NULL fields take their default,
+// after the environment: `STS_DNS_SERVER`, `STS_CA_FILE`,
+// `STS_HTTPS_PORT`, `STS_CACHE`, `STS_HTTPS_CONNECT`.
+typedef struct sts_client_options {
+  // DNS server, `"ip"` or `"ip:port"`; default the first nameserver of
+  // /etc/resolv.conf.
+  const char *dns_server;
+  // PEM file of trusted roots for policy hosts; default the Mozilla roots.
+  const char *ca_file;
+  // HTTPS port of policy hosts; 0 means 443.
+  uint16_t https_port;
+  // Directory of the on-disk policy cache shared by processes; default
+  // memory only (lost when the process exits).
+  const char *cache_path;
+  // Connect to this IP address instead of resolving `mta-sts.<domain>`
+  // (tests, loopback setups); the certificate is still checked.
+  const char *https_connect;
+  // Time to wait for each DNS answer, milliseconds; 0 means 2000.
+  uint32_t dns_timeout_ms;
+  // Time limit of a whole policy fetch, milliseconds; 0 means 30000.
+  uint32_t https_timeout_ms;
+  // Optional TXT lookup of the host MTA; NULL uses the built-in resolver.
+  sts_txt_lookup_fn txt_lookup;
+  // Passed to `txt_lookup` unchanged.
+  void *txt_lookup_userdata;
+} sts_client_options;
+
+// What the caller knows about DANE for the MX host (RFC 8461 §2).
+typedef uint32_t sts_dane_status;
+
+// Whether the message carries `TLS-Required: No` (RFC 8689).
+typedef uint32_t sts_tls_required;
+
+// The answer of `sts_client_decide`.
+typedef struct sts_decision {
+  // The mode in force.
+  sts_decision_mode mode;
+  // Whether the MX host is permitted by the policy (true without one).
+  bool mx_permitted;
+  // Do not deliver to this MX host now: `enforce` and not permitted
+  // (after re-checking the TXT record, RFC 8461 §5.1). Defer, do not bounce.
+  bool refuse;
+  // Require TLS with a certificate valid for the MX host (`enforce`).
+  bool tls_required;
+  // Where the policy came from.
+  sts_source source;
+  // `max_age` of the policy in force, or 0.
+  uint32_t max_age;
+  // The TLSRPT result type to record for this delivery (static string,
+  // for example `"validation-failure"`), or NULL for none.
+  const char *tlsrpt_failure;
+  // `STS_OK`, or why the lookup had trouble (with a cached policy still
+  // in force, a failed refresh is reported here too).
+  sts_result lookup_error;
+  // Whether `lookup_error` is temporary (DNS or network trouble).
+  bool lookup_error_temporary;
+} sts_decision;
 
 // A parsed policy, filled by `sts_policy_parse`. It borrows the policy
 // text, which must stay alive and unchanged while the struct is used.
@@ -246,6 +384,30 @@ typedef struct sts_tlsrpt_record {
   // Private.
   uint32_t private_check;
 } sts_tlsrpt_record;
+
+// Results of a TXT lookup callback (`sts_txt_lookup_fn`).
+typedef uint32_t sts_txt_lookup_status;
+
+// The records were added with `sts_txt_answer_add` (possibly none).
+#define STS_TXT_LOOKUP_FOUND 0
+
+// The name does not exist (NXDOMAIN): the domain has no policy.
+#define STS_TXT_LOOKUP_NXDOMAIN 1
+
+// A temporary failure (SERVFAIL, timeout): try again later.
+#define STS_TXT_LOOKUP_TEMPFAIL 2
+
+// No usable DNSSEC-signed TLSA records (or not looked up).
+#define STS_DANE_NOT_USABLE 0
+
+// The MX host has a usable DNSSEC-signed TLSA RRset: DANE applies, not MTA-STS.
+#define STS_DANE_USABLE 1
+
+// No `TLS-Required` header: policies apply.
+#define STS_TLS_REQUIRED_DEFAULT 0
+
+// `TLS-Required: No`: look up and report, but never refuse.
+#define STS_TLS_REQUIRED_NO 1
 
 #ifdef __cplusplus
 extern "C" {
@@ -305,6 +467,77 @@ sts_result sts_dane_verify(const uint8_t *const *chain_der,
                            size_t tlsa_n,
                            const char *mx_host,
                            uint64_t now_unix);
+
+// Adds one TXT record (its character-strings joined) to the answer of a
+// lookup callback. At most 64 records of 64 KiB each are kept.
+//
+// # Safety
+// `answer` must be the pointer the callback received; `record` valid for
+// `len` bytes.
+sts_result sts_txt_answer_add(struct sts_txt_answer *answer,
+                              const uint8_t *record,
+                              size_t len);
+
+// Makes a client. `options` may be NULL (all defaults). On success
+// `*client` receives a handle to free with `sts_client_free`.
+// `STS_ERR_CLIENT_CONFIG` for a malformed setting (also from the
+// environment), `STS_ERR_CLIENT_CACHE` if the cache directory cannot be
+// created or opened.
+//
+// # Safety
+// `options` must be NULL or valid; its strings NUL-terminated; `client`
+// writable.
+sts_result sts_client_new(const struct sts_client_options *options,
+                          struct sts_client **client);
+
+// Frees a client. `sts_client_free(NULL)` does nothing.
+//
+// # Safety
+// `client` must be NULL or a handle from `sts_client_new`, not used after.
+void sts_client_free(struct sts_client *client);
+
+// Looks the policy of `domain` up (cache first, RFC 8461 §3.3/§5.1
+// rules) and decides about one delivery to `mx_host`. Always fills
+// `*decision` on `STS_OK`; lookup trouble is in `decision->lookup_error`,
+// not in the return value, because "no policy" is a normal answer.
+// `dane` is an `STS_DANE_*` value, `tls_required` an `STS_TLS_REQUIRED_*`
+// value; other values give `STS_ERR_INVALID_ARGUMENT`.
+//
+// # Safety
+// `client` must come from `sts_client_new`; the strings NUL-terminated;
+// `decision` writable.
+sts_result sts_client_decide(const struct sts_client *client,
+                             const char *domain,
+                             const char *mx_host,
+                             sts_dane_status dane,
+                             sts_tls_required tls_required,
+                             struct sts_decision *decision);
+
+// Writes the mx patterns of the policy in force for `domain` (modes
+// enforce and testing) into `buf` as a NUL-terminated list separated by
+// `\n`, and their number into `*count`. `STS_ERR_CLIENT_NO_POLICY` when
+// there is none. If `cap` is too small, returns
+// `STS_ERR_BUFFER_TOO_SMALL` and sets `*count` to the size needed,
+// NUL included (the one output written on failure).
+//
+// # Safety
+// `client` from `sts_client_new`; `domain` NUL-terminated; `buf` writable
+// for `cap` bytes; `count` writable.
+sts_result sts_client_permitted_mx(const struct sts_client *client,
+                                   const char *domain,
+                                   char *buf,
+                                   size_t cap,
+                                   size_t *count);
+
+// Proactive refresh (RFC 8461 §5.1 suggests it): refetches cached
+// policies near expiry and drops expired ones; for cron or a daemon.
+// Writes how many entries were checked and refreshed.
+//
+// # Safety
+// `client` from `sts_client_new`; the outputs writable or NULL.
+sts_result sts_client_refresh(const struct sts_client *client,
+                              size_t *checked,
+                              size_t *refreshed);
 
 // Parses an MTA-STS policy file (RFC 8461 §3.2) of `len` bytes at `text`
 // (no NUL needed). Returns `STS_OK` and fills `*out` iff the policy is

@@ -7,7 +7,8 @@
 //! (`sts_<noun>_<verb>`), as the header is the product.
 //!
 //! Features: `std` (default) gives the panic boundary and is needed by
-//! `cert` (default: WebPKI and DANE through ring). Without `std` the crate
+//! `cert` (default: WebPKI and DANE through ring) and `client` (default:
+//! DNS, HTTPS fetch and the policy cache of `sts-client`). Without `std` the crate
 //! is `no_std` for firmware: policy, TXT, MX and TLSRPT parsing, plus
 //! DANE-EE matching with the `dane` feature, all without a heap.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -17,6 +18,8 @@
 mod boundary;
 #[cfg(any(feature = "cert", feature = "dane"))]
 mod cert;
+#[cfg(feature = "client")]
+mod client;
 mod records;
 mod result;
 
@@ -24,6 +27,8 @@ mod result;
 pub use cert::sts_cert_verify;
 #[cfg(any(feature = "cert", feature = "dane"))]
 pub use cert::sts_dane_verify;
+#[cfg(feature = "client")]
+pub use client::*;
 pub use records::*;
 pub use result::{sts_result, sts_result_name, sts_result_str, sts_result_tlsrpt_type};
 

@@ -167,6 +167,23 @@ pub enum sts_result {
     STS_ERR_DANE_BAD_HOST = 709,
     /// DANE check failed for a reason this version does not name.
     STS_ERR_DANE_OTHER = 799,
+
+    /// A client setting (option or `STS_*` variable) is malformed.
+    STS_ERR_CLIENT_CONFIG = 800,
+    /// The policy cache directory cannot be created or opened.
+    STS_ERR_CLIENT_CACHE = 801,
+    /// The domain is not a valid domain name.
+    STS_ERR_CLIENT_BAD_DOMAIN = 802,
+    /// The TXT lookup failed temporarily (SERVFAIL, timeout).
+    STS_ERR_CLIENT_DNS_TEMPORARY = 803,
+    /// The policy could not be fetched (TLSRPT sts-policy-fetch-error).
+    STS_ERR_CLIENT_FETCH = 804,
+    /// A fetch failed recently; not retried until the back-off ends.
+    STS_ERR_CLIENT_BACKED_OFF = 805,
+    /// The domain has no policy in force.
+    STS_ERR_CLIENT_NO_POLICY = 806,
+    /// The output buffer is too small; the size needed was written.
+    STS_ERR_BUFFER_TOO_SMALL = 807,
 }
 
 use sts_result::*;
@@ -367,6 +384,14 @@ all_codes!(
     STS_ERR_DANE_BAD_CERTIFICATE,
     STS_ERR_DANE_BAD_HOST,
     STS_ERR_DANE_OTHER,
+    STS_ERR_CLIENT_CONFIG,
+    STS_ERR_CLIENT_CACHE,
+    STS_ERR_CLIENT_BAD_DOMAIN,
+    STS_ERR_CLIENT_DNS_TEMPORARY,
+    STS_ERR_CLIENT_FETCH,
+    STS_ERR_CLIENT_BACKED_OFF,
+    STS_ERR_CLIENT_NO_POLICY,
+    STS_ERR_BUFFER_TOO_SMALL,
 );
 
 impl sts_result {
@@ -392,6 +417,14 @@ impl sts_result {
             STS_ERR_TLSRPT_OTHER => "TLSRPT record is invalid\0",
             STS_ERR_CERT_OTHER => "certificate chain is not valid for the MX host\0",
             STS_ERR_DANE_OTHER => "DANE authentication failed\0",
+            STS_ERR_CLIENT_CONFIG => "client setting (option or STS_* variable) is malformed\0",
+            STS_ERR_CLIENT_CACHE => "policy cache directory cannot be created or opened\0",
+            STS_ERR_CLIENT_BAD_DOMAIN => "domain is not a valid domain name\0",
+            STS_ERR_CLIENT_DNS_TEMPORARY => "TXT lookup failed temporarily (SERVFAIL or timeout)\0",
+            STS_ERR_CLIENT_FETCH => "policy could not be fetched over HTTPS\0",
+            STS_ERR_CLIENT_BACKED_OFF => "policy fetch failed recently; backing off\0",
+            STS_ERR_CLIENT_NO_POLICY => "domain has no MTA-STS policy in force\0",
+            STS_ERR_BUFFER_TOO_SMALL => "output buffer is too small\0",
             other => core_message(other).unwrap_or("unknown libsts result code\0"),
         }
     }
@@ -423,6 +456,7 @@ pub fn tlsrpt_type(r: sts_result) -> Option<ResultType> {
         STS_ERR_CERT_OTHER | STS_ERR_DANE_OTHER | STS_ERR_MX_NO_MATCH => {
             Some(ResultType::ValidationFailure)
         }
+        STS_ERR_CLIENT_FETCH => Some(ResultType::StsPolicyFetchError),
         _ if (200..400).contains(&code) => Some(ResultType::StsPolicyInvalid),
         _ => {
             let name: Option<&'static str> = None;

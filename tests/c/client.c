@@ -1,0 +1,109 @@
+/*
+ * The std client through the C ABI, without a network: DNS answers come
+ * from a TXT lookup callback, and the policy host is an address where
+ * nothing listens, so every fetch fails fast. Checks the decisions and
+ * TLSRPT failure types for: no record, a temporary DNS failure, a policy
+ * that cannot be fetched, bad arguments, and handle lifetime.
+ *
+ * Ends with "N passed, N failed".
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "sts.h"
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                                                    \
+  do {                                                                                                                 \
+    if (cond) {                                                                                                        \
+      passed++;                                                                                                        \
+    } else {                                                                                                           \
+      failed++;                                                                                                        \
+      printf("FAIL line %d: %s\n", __LINE__, #cond);                                                                   \
+    }                                                                                                                  \
+  } while (0)
+
+static int calls;
+
+/* _mta-sts.nxdomain.test: NXDOMAIN; _mta-sts.tempfail.test: SERVFAIL;
+ * _mta-sts.policy.test: one STSv1 record and an SPF record. */
+static uint32_t lookup(void *userdata, const char *name, sts_txt_answer *answer) {
+  static const char spf[] = "v=spf1 -all";
+  static const char sts[] = "v=STSv1; id=20261123;";
+  (void)userdata;
+  calls++;
+  if (strcmp(name, "_mta-sts.policy.test") == 0) {
+    if (sts_txt_answer_add(answer, (const uint8_t *)spf, strlen(spf)) != STS_OK ||
+        sts_txt_answer_add(answer, (const uint8_t *)sts, strlen(sts)) != STS_OK) {
+      return STS_TXT_LOOKUP_TEMPFAIL;
+    }
+    return STS_TXT_LOOKUP_FOUND;
+  }
+  if (strcmp(name, "_mta-sts.tempfail.test") == 0) {
+    return STS_TXT_LOOKUP_TEMPFAIL;
+  }
+  return STS_TXT_LOOKUP_NXDOMAIN;
+}
+
+int main(void) {
+  sts_client_options opts;
+  sts_client *client = NULL;
+  sts_decision d;
+  char buf[256];
+  size_t n = 0;
+
+  memset(&opts, 0, sizeof opts);
+  opts.txt_lookup = lookup;
+  opts.https_connect = "127.0.0.1";
+  opts.https_port = 9; /* discard: nothing listens, connect is refused */
+  opts.https_timeout_ms = 2000;
+
+  sts_client_free(NULL);
+  CHECK(sts_client_new(&opts, NULL) == STS_ERR_NULL);
+  CHECK(sts_client_new(&opts, &client) == STS_OK && client != NULL);
+
+  /* RFC 8461 §3.1: no record, no policy; nothing to report. */
+  CHECK(sts_client_decide(client, "nxdomain.test", "mx1.nxdomain.test", STS_DANE_NOT_USABLE, STS_TLS_REQUIRED_DEFAULT,
+                          &d) == STS_OK);
+  CHECK(d.mode == STS_DECISION_NO_POLICY && d.mx_permitted && !d.refuse && !d.tls_required);
+  CHECK(d.tlsrpt_failure == NULL);
+
+  /* A temporary DNS failure: no policy now, flagged as temporary. */
+  CHECK(sts_client_decide(client, "tempfail.test", "mx1.tempfail.test", STS_DANE_NOT_USABLE, STS_TLS_REQUIRED_DEFAULT,
+                          &d) == STS_OK);
+  CHECK(d.mode == STS_DECISION_NO_POLICY && !d.refuse);
+  CHECK(d.lookup_error == STS_ERR_CLIENT_DNS_TEMPORARY && d.lookup_error_temporary);
+
+  /* A TXT record but the policy host is down: sts-policy-fetch-error. */
+  CHECK(sts_client_decide(client, "policy.test", "mx1.policy.test", STS_DANE_NOT_USABLE, STS_TLS_REQUIRED_DEFAULT, &d) ==
+        STS_OK);
+  CHECK(d.mode == STS_DECISION_NO_POLICY && !d.refuse);
+  CHECK(d.lookup_error == STS_ERR_CLIENT_FETCH || d.lookup_error == STS_ERR_CLIENT_BACKED_OFF);
+  CHECK(d.tlsrpt_failure != NULL && strcmp(d.tlsrpt_failure, "sts-policy-fetch-error") == 0);
+  CHECK(sts_client_permitted_mx(client, "policy.test", buf, sizeof buf, &n) == STS_ERR_CLIENT_NO_POLICY);
+
+  /* RFC 8461 §2: DANE wins. */
+  CHECK(sts_client_decide(client, "nxdomain.test", "mx1.nxdomain.test", STS_DANE_USABLE, STS_TLS_REQUIRED_DEFAULT, &d) ==
+        STS_OK);
+  CHECK(d.mode == STS_DECISION_DANE || d.mode == STS_DECISION_NO_POLICY);
+
+  /* Bad arguments. */
+  CHECK(sts_client_decide(client, NULL, "mx", 0, 0, &d) == STS_ERR_NULL);
+  CHECK(sts_client_decide(client, "a.test", "mx.a.test", 7, 0, &d) == STS_ERR_INVALID_ARGUMENT);
+  CHECK(sts_client_decide(client, "a.test", "mx.a.test", 0, 9, &d) == STS_ERR_INVALID_ARGUMENT);
+  CHECK(sts_client_decide(NULL, "a.test", "mx.a.test", 0, 0, &d) == STS_ERR_NULL);
+  CHECK(sts_client_decide(client, "a.test", "mx.a.test", 0, 0, NULL) == STS_ERR_NULL);
+  CHECK(sts_client_decide(client, "not a domain", "mx.a.test", 0, 0, &d) == STS_OK &&
+        d.lookup_error == STS_ERR_CLIENT_BAD_DOMAIN);
+  CHECK(calls >= 3);
+
+  sts_client_free(client);
+
+  opts.dns_server = "not-an-address";
+  client = NULL;
+  CHECK(sts_client_new(&opts, &client) == STS_ERR_CLIENT_CONFIG && client == NULL);
+
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
