@@ -62,6 +62,7 @@ test: rust-test c-test nostd
 
 rust-test:
 	$(CARGO) test --workspace
+	$(CARGO) test -p sts-core --all-features
 
 c-test: all $(C_TESTS:%=$(BUILD)/test-%-shared) $(C_TESTS:%=$(BUILD)/test-%-static) $(C_TESTS:%=$(BUILD)/test-%-asan)
 	$(BUILD)/test-vectors-static tests/vectors/abi.tsv $(CORPUS)

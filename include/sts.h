@@ -24,7 +24,8 @@
 // rule that was broken. Numbers are stable across releases and never
 // reused: 1–99 are about the call itself, 200s the `_mta-sts` TXT record,
 // 300s the policy file, 400s MX matching, 500s the TLSRPT record, 600s
-// WebPKI certificate checks, 700s DANE.
+// WebPKI certificate checks, 700s DANE, 800s the client, 900s TLSRPT
+// recording.
 // `sts_result_str` describes each one in words.
 enum sts_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -187,6 +188,12 @@ enum sts_result
   STS_ERR_CLIENT_NO_POLICY = 806,
   // The output buffer is too small; the size needed was written.
   STS_ERR_BUFFER_TOO_SMALL = 807,
+  // Not an RFC 8460 §4.3 result type name.
+  STS_ERR_REPORT_BAD_RESULT_TYPE = 900,
+  // The outcome cannot be recorded (bad domain, over-long field).
+  STS_ERR_REPORT_BAD_OUTCOME = 901,
+  // The report store cannot be written.
+  STS_ERR_REPORT_STORAGE = 902,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -385,6 +392,47 @@ typedef struct sts_tlsrpt_record {
   uint32_t private_check;
 } sts_tlsrpt_record;
 
+// Which policy applied to a delivery (RFC 8460 §4.3 `policy-type`).
+typedef uint32_t sts_policy_type;
+
+// What kind of message the delivery carried.
+typedef uint32_t sts_delivery_kind;
+
+// One delivery outcome for `sts_report_record`. Optional strings may be
+// NULL; all strings are NUL-terminated UTF-8.
+typedef struct sts_report_outcome {
+  // An `STS_POLICY_TYPE_*` value.
+  sts_policy_type policy_type;
+  // The recipient domain the policy belongs to (required).
+  const char *policy_domain;
+  // The policy text (MTA-STS policy file or TLSA records, one per line);
+  // optional.
+  const char *policy_text;
+  // The MX patterns of the policy, separated by `\n`; optional.
+  const char *mx_patterns;
+  // The MX host the session went to.
+  const char *receiving_mx_hostname;
+  // NULL for a successful session; else an RFC 8460 §4.3 result type
+  // such as `"certificate-expired"` (see `sts_result_tlsrpt_type`).
+  const char *result_type;
+  // `sending-mta-ip`; optional.
+  const char *sending_mta_ip;
+  // `receiving-ip`; optional.
+  const char *receiving_ip;
+  // `receiving-mx-helo`; optional.
+  const char *receiving_mx_helo;
+  // `additional-information` (a URI); optional.
+  const char *additional_information;
+  // `failure-reason-code`; optional.
+  const char *failure_reason_code;
+  // Sessions this outcome stands for; 0 means 1.
+  uint64_t count;
+  // When it happened, seconds since 1970; 0 means now.
+  uint64_t at_unix;
+  // An `STS_DELIVERY_*` value.
+  sts_delivery_kind delivery_kind;
+} sts_report_outcome;
+
 // Results of a TXT lookup callback (`sts_txt_lookup_fn`).
 typedef uint32_t sts_txt_lookup_status;
 
@@ -408,6 +456,21 @@ typedef uint32_t sts_txt_lookup_status;
 
 // `TLS-Required: No`: look up and report, but never refuse.
 #define STS_TLS_REQUIRED_NO 1
+
+// An MTA-STS policy.
+#define STS_POLICY_TYPE_STS 0
+
+// A DANE TLSA RRset.
+#define STS_POLICY_TYPE_TLSA 1
+
+// Neither.
+#define STS_POLICY_TYPE_NO_POLICY_FOUND 2
+
+// An ordinary message: its outcome is recorded.
+#define STS_DELIVERY_NORMAL 0
+
+// A TLS report itself: never recorded (RFC 8460 §5.3, no report loops).
+#define STS_DELIVERY_REPORT 1
 
 #ifdef __cplusplus
 extern "C" {
@@ -626,6 +689,30 @@ sts_result sts_tlsrpt_rua(const struct sts_tlsrpt_record *record,
                           size_t index,
                           const uint8_t **uri,
                           size_t *uri_len);
+
+// Records one delivery outcome in the report store at directory `dir`
+// (created if missing), durably and safely from many processes at once.
+// Daily reports are built and sent from the store later (`sts report
+// send`). Outcomes of `STS_DELIVERY_REPORT` deliveries are accepted and
+// dropped. `STS_ERR_REPORT_BAD_RESULT_TYPE` for an unknown result type,
+// `STS_ERR_REPORT_BAD_OUTCOME` for a bad domain or over-long field,
+// `STS_ERR_REPORT_STORAGE` if the store cannot be written.
+//
+// # Safety
+// `dir` NUL-terminated; `outcome` valid with NUL-terminated or NULL strings.
+sts_result sts_report_record(const char *dir,
+                             const struct sts_report_outcome *outcome);
+
+// Like `sts_report_record`, but for an MTA-STS outcome whose
+// `policy_text` and `mx_patterns` are NULL, fills them from the policy the
+// client has in force for the domain (normally a cache hit, since the
+// delivery was just decided with the same client).
+//
+// # Safety
+// As for `sts_report_record`; `client` from `sts_client_new`.
+sts_result sts_client_report_record(const struct sts_client *client,
+                                    const char *dir,
+                                    const struct sts_report_outcome *outcome);
 
 // The RFC 8460 §4.3 result type (for example `"certificate-expired"`)
 // under which a failure `result` is reported, static and NUL-terminated;

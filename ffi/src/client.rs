@@ -77,6 +77,13 @@ pub struct sts_client {
     inner: Client,
 }
 
+impl sts_client {
+    /// The Rust client inside the handle.
+    pub(crate) fn client(&self) -> &Client {
+        &self.inner
+    }
+}
+
 /// What the caller knows about DANE for the MX host (RFC 8461 §2).
 pub type sts_dane_status = u32;
 /// No usable DNSSEC-signed TLSA records (or not looked up).

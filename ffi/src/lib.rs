@@ -21,6 +21,8 @@ mod cert;
 #[cfg(feature = "client")]
 mod client;
 mod records;
+#[cfg(feature = "client")]
+mod report;
 mod result;
 
 #[cfg(feature = "cert")]
@@ -30,6 +32,8 @@ pub use cert::sts_dane_verify;
 #[cfg(feature = "client")]
 pub use client::*;
 pub use records::*;
+#[cfg(feature = "client")]
+pub use report::*;
 pub use result::{sts_result, sts_result_name, sts_result_str, sts_result_tlsrpt_type};
 
 use core::ffi::c_char;

@@ -15,7 +15,8 @@ use sts_core::txt::TxtError;
 /// rule that was broken. Numbers are stable across releases and never
 /// reused: 1–99 are about the call itself, 200s the `_mta-sts` TXT record,
 /// 300s the policy file, 400s MX matching, 500s the TLSRPT record, 600s
-/// WebPKI certificate checks, 700s DANE.
+/// WebPKI certificate checks, 700s DANE, 800s the client, 900s TLSRPT
+/// recording.
 /// `sts_result_str` describes each one in words.
 #[allow(non_camel_case_types)]
 #[repr(u32)]
@@ -184,6 +185,13 @@ pub enum sts_result {
     STS_ERR_CLIENT_NO_POLICY = 806,
     /// The output buffer is too small; the size needed was written.
     STS_ERR_BUFFER_TOO_SMALL = 807,
+
+    /// Not an RFC 8460 §4.3 result type name.
+    STS_ERR_REPORT_BAD_RESULT_TYPE = 900,
+    /// The outcome cannot be recorded (bad domain, over-long field).
+    STS_ERR_REPORT_BAD_OUTCOME = 901,
+    /// The report store cannot be written.
+    STS_ERR_REPORT_STORAGE = 902,
 }
 
 use sts_result::*;
@@ -392,6 +400,9 @@ all_codes!(
     STS_ERR_CLIENT_BACKED_OFF,
     STS_ERR_CLIENT_NO_POLICY,
     STS_ERR_BUFFER_TOO_SMALL,
+    STS_ERR_REPORT_BAD_RESULT_TYPE,
+    STS_ERR_REPORT_BAD_OUTCOME,
+    STS_ERR_REPORT_STORAGE,
 );
 
 impl sts_result {
@@ -425,6 +436,11 @@ impl sts_result {
             STS_ERR_CLIENT_BACKED_OFF => "policy fetch failed recently; backing off\0",
             STS_ERR_CLIENT_NO_POLICY => "domain has no MTA-STS policy in force\0",
             STS_ERR_BUFFER_TOO_SMALL => "output buffer is too small\0",
+            STS_ERR_REPORT_BAD_RESULT_TYPE => "not a TLSRPT result type of RFC 8460 section 4.3\0",
+            STS_ERR_REPORT_BAD_OUTCOME => {
+                "outcome cannot be recorded (bad domain or over-long field)\0"
+            }
+            STS_ERR_REPORT_STORAGE => "report store cannot be written\0",
             other => core_message(other).unwrap_or("unknown libsts result code\0"),
         }
     }

@@ -7,7 +7,9 @@
  *
  * Ends with "N passed, N failed".
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sts.h"
@@ -97,6 +99,39 @@ int main(void) {
   CHECK(sts_client_decide(client, "not a domain", "mx.a.test", 0, 0, &d) == STS_OK &&
         d.lookup_error == STS_ERR_CLIENT_BAD_DOMAIN);
   CHECK(calls >= 3);
+
+  /* RFC 8460: outcomes are recorded into a report store; reports
+   * themselves are not (§5.3). */
+  {
+    char dir[] = "/tmp/sts-c-report-XXXXXX";
+    char cmd[128];
+    sts_report_outcome o;
+    memset(&o, 0, sizeof o);
+    CHECK(mkdtemp(dir) != NULL);
+    o.policy_type = STS_POLICY_TYPE_STS;
+    o.policy_domain = "policy.test";
+    o.receiving_mx_hostname = "mx1.policy.test";
+    o.result_type = "certificate-expired";
+    o.count = 3;
+    CHECK(sts_client_report_record(client, dir, &o) == STS_OK);
+    o.result_type = NULL;
+    CHECK(sts_report_record(dir, &o) == STS_OK);
+    o.result_type = "certificate-exploded";
+    CHECK(sts_report_record(dir, &o) == STS_ERR_REPORT_BAD_RESULT_TYPE);
+    o.result_type = NULL;
+    o.policy_type = 9;
+    CHECK(sts_report_record(dir, &o) == STS_ERR_INVALID_ARGUMENT);
+    o.policy_type = STS_POLICY_TYPE_STS;
+    o.delivery_kind = STS_DELIVERY_REPORT;
+    CHECK(sts_report_record(dir, &o) == STS_OK);
+    o.policy_domain = NULL;
+    CHECK(sts_report_record(dir, &o) == STS_ERR_NULL);
+    /* Two outcomes stored (the report delivery was dropped). */
+    snprintf(cmd, sizeof cmd, "test $(cat %s/outcomes/*.log | wc -l) -eq 2", dir);
+    CHECK(system(cmd) == 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+  }
 
   sts_client_free(client);
 

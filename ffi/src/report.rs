@@ -1,0 +1,202 @@
+//! TLSRPT (RFC 8460) outcome recording through the C ABI: one call per
+//! delivery attempt, safe from many processes at once.
+
+use crate::boundary::{cstr, guard};
+use crate::client::sts_client;
+use crate::result::sts_result;
+use core::ffi::c_char;
+use sts_core::tlsrpt::{PolicyType, ResultType};
+use sts_report::{Failure, Outcome, SessionResult};
+
+/// Which policy applied to a delivery (RFC 8460 §4.3 `policy-type`).
+pub type sts_policy_type = u32;
+/// An MTA-STS policy.
+pub const STS_POLICY_TYPE_STS: sts_policy_type = 0;
+/// A DANE TLSA RRset.
+pub const STS_POLICY_TYPE_TLSA: sts_policy_type = 1;
+/// Neither.
+pub const STS_POLICY_TYPE_NO_POLICY_FOUND: sts_policy_type = 2;
+
+/// What kind of message the delivery carried.
+pub type sts_delivery_kind = u32;
+/// An ordinary message: its outcome is recorded.
+pub const STS_DELIVERY_NORMAL: sts_delivery_kind = 0;
+/// A TLS report itself: never recorded (RFC 8460 §5.3, no report loops).
+pub const STS_DELIVERY_REPORT: sts_delivery_kind = 1;
+
+/// One delivery outcome for `sts_report_record`. Optional strings may be
+/// NULL; all strings are NUL-terminated UTF-8.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct sts_report_outcome {
+    /// An `STS_POLICY_TYPE_*` value.
+    pub policy_type: sts_policy_type,
+    /// The recipient domain the policy belongs to (required).
+    pub policy_domain: *const c_char,
+    /// The policy text (MTA-STS policy file or TLSA records, one per line);
+    /// optional.
+    pub policy_text: *const c_char,
+    /// The MX patterns of the policy, separated by `\n`; optional.
+    pub mx_patterns: *const c_char,
+    /// The MX host the session went to.
+    pub receiving_mx_hostname: *const c_char,
+    /// NULL for a successful session; else an RFC 8460 §4.3 result type
+    /// such as `"certificate-expired"` (see `sts_result_tlsrpt_type`).
+    pub result_type: *const c_char,
+    /// `sending-mta-ip`; optional.
+    pub sending_mta_ip: *const c_char,
+    /// `receiving-ip`; optional.
+    pub receiving_ip: *const c_char,
+    /// `receiving-mx-helo`; optional.
+    pub receiving_mx_helo: *const c_char,
+    /// `additional-information` (a URI); optional.
+    pub additional_information: *const c_char,
+    /// `failure-reason-code`; optional.
+    pub failure_reason_code: *const c_char,
+    /// Sessions this outcome stands for; 0 means 1.
+    pub count: u64,
+    /// When it happened, seconds since 1970; 0 means now.
+    pub at_unix: u64,
+    /// An `STS_DELIVERY_*` value.
+    pub delivery_kind: sts_delivery_kind,
+}
+
+/// # Safety
+/// `p` must be NULL or NUL-terminated.
+unsafe fn text(p: *const c_char) -> Result<String, sts_result> {
+    if p.is_null() {
+        return Ok(String::new());
+    }
+    // SAFETY: forwarded caller contract.
+    let b = unsafe { cstr(p) }?;
+    std::str::from_utf8(b)
+        .map(str::to_owned)
+        .map_err(|_| sts_result::STS_ERR_NOT_UTF8)
+}
+
+fn lines(s: &str) -> Vec<String> {
+    s.lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Builds the Rust outcome from the C struct.
+///
+/// # Safety
+/// `o` must be valid and its strings NUL-terminated or NULL.
+unsafe fn outcome(o: &sts_report_outcome) -> Result<Outcome, sts_result> {
+    let policy_type = match o.policy_type {
+        STS_POLICY_TYPE_STS => PolicyType::Sts,
+        STS_POLICY_TYPE_TLSA => PolicyType::Tlsa,
+        STS_POLICY_TYPE_NO_POLICY_FOUND => PolicyType::NoPolicyFound,
+        _ => return Err(sts_result::STS_ERR_INVALID_ARGUMENT),
+    };
+    let report_delivery = match o.delivery_kind {
+        STS_DELIVERY_NORMAL => false,
+        STS_DELIVERY_REPORT => true,
+        _ => return Err(sts_result::STS_ERR_INVALID_ARGUMENT),
+    };
+    if o.policy_domain.is_null() {
+        return Err(sts_result::STS_ERR_NULL);
+    }
+    // SAFETY: forwarded caller contract, for every string below.
+    let domain = unsafe { text(o.policy_domain) }?;
+    let at = if o.at_unix == 0 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    } else {
+        o.at_unix
+    };
+    let mut out = Outcome::new(policy_type, &domain, at);
+    // SAFETY: as above.
+    unsafe {
+        out.policy_strings = lines(&text(o.policy_text)?);
+        out.mx_hosts = lines(&text(o.mx_patterns)?);
+        out.receiving_mx_hostname = text(o.receiving_mx_hostname)?;
+        if !o.result_type.is_null() {
+            let name = cstr(o.result_type)?;
+            let rt = ResultType::from_name(name)
+                .map_err(|_| sts_result::STS_ERR_REPORT_BAD_RESULT_TYPE)?;
+            out.result = SessionResult::Failure(Failure {
+                result_type: rt,
+                sending_mta_ip: text(o.sending_mta_ip)?,
+                receiving_ip: text(o.receiving_ip)?,
+                receiving_mx_helo: text(o.receiving_mx_helo)?,
+                additional_information: text(o.additional_information)?,
+                failure_reason_code: text(o.failure_reason_code)?,
+            });
+        }
+    }
+    out.count = o.count.max(1);
+    out.report_delivery = report_delivery;
+    Ok(out)
+}
+
+fn store(dir: &[u8], o: &Outcome) -> Result<(), sts_result> {
+    let dir = std::str::from_utf8(dir).map_err(|_| sts_result::STS_ERR_NOT_UTF8)?;
+    match sts_report::record(dir, o) {
+        Ok(_) => Ok(()),
+        Err(sts_report::ReportError::BadOutcome(_)) => Err(sts_result::STS_ERR_REPORT_BAD_OUTCOME),
+        Err(_) => Err(sts_result::STS_ERR_REPORT_STORAGE),
+    }
+}
+
+/// Records one delivery outcome in the report store at directory `dir`
+/// (created if missing), durably and safely from many processes at once.
+/// Daily reports are built and sent from the store later (`sts report
+/// send`). Outcomes of `STS_DELIVERY_REPORT` deliveries are accepted and
+/// dropped. `STS_ERR_REPORT_BAD_RESULT_TYPE` for an unknown result type,
+/// `STS_ERR_REPORT_BAD_OUTCOME` for a bad domain or over-long field,
+/// `STS_ERR_REPORT_STORAGE` if the store cannot be written.
+///
+/// # Safety
+/// `dir` NUL-terminated; `outcome` valid with NUL-terminated or NULL strings.
+#[no_mangle]
+pub unsafe extern "C" fn sts_report_record(
+    dir: *const c_char,
+    outcome: *const sts_report_outcome,
+) -> sts_result {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        let (dir, o) = unsafe { (cstr(dir)?, crate::boundary::arg(outcome)?) };
+        // SAFETY: forwarded caller contract.
+        let o = unsafe { self::outcome(o) }?;
+        store(dir, &o)
+    })
+}
+
+/// Like `sts_report_record`, but for an MTA-STS outcome whose
+/// `policy_text` and `mx_patterns` are NULL, fills them from the policy the
+/// client has in force for the domain (normally a cache hit, since the
+/// delivery was just decided with the same client).
+///
+/// # Safety
+/// As for `sts_report_record`; `client` from `sts_client_new`.
+#[no_mangle]
+pub unsafe extern "C" fn sts_client_report_record(
+    client: *const sts_client,
+    dir: *const c_char,
+    outcome: *const sts_report_outcome,
+) -> sts_result {
+    guard(|| {
+        // SAFETY: forwarded caller contract.
+        let c = unsafe { client.as_ref() }.ok_or(sts_result::STS_ERR_NULL)?;
+        // SAFETY: forwarded caller contract.
+        let (dir, raw) = unsafe { (cstr(dir)?, crate::boundary::arg(outcome)?) };
+        // SAFETY: forwarded caller contract.
+        let mut o = unsafe { self::outcome(raw) }?;
+        if o.policy_type == PolicyType::Sts
+            && raw.policy_text.is_null()
+            && raw.mx_patterns.is_null()
+        {
+            if let Some(p) = c.client().lookup(&o.policy_domain).policy {
+                o.policy_strings = lines(&String::from_utf8_lossy(&p.text));
+                o.mx_hosts = p.mx.clone();
+            }
+        }
+        store(dir, &o)
+    })
+}
