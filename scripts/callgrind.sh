@@ -18,13 +18,13 @@
 #               match:typical_crlf (3 mx) < 100, parse:large (200 mx) < 10000
 #   --annotate  also print callgrind_annotate of the N2 run for each OP
 #
-# Environment: N1 (default 1000), N2 (default 11000), CARGO_TARGET_DIR,
+# Environment: N1 (default 100), N2 (default 1100), CARGO_TARGET_DIR,
 # STS_CALLGRIND_OUT (where callgrind.out files go; default a temp dir).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-n1=${N1:-1000}
-n2=${N2:-11000}
+n1=${N1:-100}
+n2=${N2:-1100}
 check=0
 annotate=0
 ops=()
@@ -78,7 +78,7 @@ budget() {
 }
 
 missed=0
-printf '%-24s %12s %10s  %s\n' operation instr/op budget verdict
+printf '%-30s %10s %10s  %s\n' operation instr/op budget verdict
 for op in "${ops[@]}"; do
     i1=$(count "$op" "$n1")
     i2=$(count "$op" "$n2")
@@ -93,7 +93,7 @@ for op in "${ops[@]}"; do
             missed=1
         fi
     fi
-    printf '%-24s %12s %10s  %s\n' "$op" "$per" "${b:--}" "$verdict"
+    printf '%-30s %10s %10s  %s\n' "$op" "$per" "${b:--}" "$verdict"
     if [[ $annotate -eq 1 ]]; then
         # Top functions, then the hottest source lines of sts-core.
         callgrind_annotate --auto=no --threshold=99 \
