@@ -74,6 +74,13 @@ enum Command {
     },
     /// Refresh every cached policy that changed or expires soon.
     Refresh,
+    /// TLS reports (RFC 8460): `record`, `print [--day D]`, `send [--day D] [--dry-run]`
+    /// on the store at --dir or STS_REPORT_DIR (see `sts report --help`).
+    Report {
+        /// The report command and its options, as for `sts-report`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
 }
 
 fn parse_server(s: &str) -> Result<SocketAddr, String> {
@@ -97,6 +104,27 @@ fn main() -> ExitCode {
             Ok(c) => refresh(&c),
             Err(code) => code,
         },
+        Command::Report { args } => report(&cli, args),
+    }
+}
+
+/// `sts report ...`: the report store's own command line, with the global
+/// --dns-server and --ca-file passed on.
+fn report(cli: &Cli, args: &[String]) -> ExitCode {
+    let mut all = Vec::new();
+    if let Some(d) = cli.dns_server {
+        all.extend(["--dns".to_owned(), d.to_string()]);
+    }
+    if let Some(f) = &cli.ca_file {
+        all.extend(["--ca-file".to_owned(), f.display().to_string()]);
+    }
+    all.extend(args.iter().cloned());
+    match sts_report::cli::run(&all) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sts report: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 

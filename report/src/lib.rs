@@ -22,6 +22,7 @@
 //! [`ReportWriter`]: sts_core::tlsrpt::report::ReportWriter
 
 pub mod aggregate;
+pub mod cli;
 pub mod day;
 pub mod https;
 pub mod mail;
