@@ -63,7 +63,104 @@ const CLASS: [u8; 256] = {
 
 /// Checks that `name` is an RFC 5321 `Domain` (LDH labels, A-labels only,
 /// no trailing dot) within the RFC 1035 length limits.
+#[inline]
 pub fn validate(name: &[u8]) -> Result<(), NameError> {
+    // Fast path for the common, valid case: the characters are checked
+    // eight at a time, and labels only at the dots. Anything unusual goes
+    // to the slow path, which names the broken rule.
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return validate_slow(name);
+    }
+    let mut label_start = 0usize;
+    let mut chunks = name.chunks_exact(8);
+    let mut base = 0usize;
+    let mut check = |word: [u8; 8], base: usize, label_start: &mut usize| -> bool {
+        let Some(mut dots) = ldh_word(u64::from_le_bytes(word)) else {
+            return false;
+        };
+        while dots != 0 {
+            let i = base + (dots.trailing_zeros() / 8) as usize;
+            if !name.get(*label_start..i).is_some_and(label_ok) {
+                return false;
+            }
+            *label_start = i + 1;
+            dots &= dots - 1;
+        }
+        true
+    };
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if !check(word, base, &mut label_start) {
+            return validate_slow(name);
+        }
+        base += 8;
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        // Pad with a letter, which is valid and not a dot; byte by byte,
+        // because a copy of variable length becomes a call to memcpy.
+        let mut word = [b'a'; 8];
+        for (dst, src) in word.iter_mut().zip(rest) {
+            *dst = *src;
+        }
+        if !check(word, base, &mut label_start) {
+            return validate_slow(name);
+        }
+    }
+    if name.get(label_start..).is_some_and(label_ok) {
+        Ok(())
+    } else {
+        validate_slow(name)
+    }
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// For a word of ASCII bytes, the high bit of each byte that lies in
+/// `lo..=hi`. The additions cannot carry from one byte into the next.
+#[inline(always)]
+const fn bytes_in(x: u64, lo: u8, hi: u8) -> u64 {
+    let ge_lo = x.wrapping_add(LO * (0x80 - lo) as u64);
+    let gt_hi = x.wrapping_add(LO * (0x7f - hi) as u64);
+    ge_lo & !gt_hi & HI
+}
+
+/// If all eight bytes are letters, digits, `-` or `.`, the mask of the
+/// dots (high bit of each dot byte); else `None`.
+#[inline(always)]
+fn ldh_word(w: u64) -> Option<u64> {
+    if w & HI != 0 {
+        return None;
+    }
+    // Setting bit 5 folds upper case onto lower case and leaves digits,
+    // '-' and '.' alone; control bytes would alias, so they are refused.
+    let printable = bytes_in(w, 0x20, 0x7f);
+    let x = w | (LO * 0x20);
+    let dots = bytes_in(x, b'.', b'.');
+    let ok = bytes_in(x, b'-', b'.') | bytes_in(x, b'0', b'9') | bytes_in(x, b'a', b'z');
+    if ok & printable == HI {
+        Some(dots & printable)
+    } else {
+        None
+    }
+}
+
+/// 1 to 63 octets, not starting or ending with a hyphen (the characters
+/// were checked already).
+#[inline(always)]
+fn label_ok(label: &[u8]) -> bool {
+    match label {
+        [first, .., last] => label.len() <= MAX_LABEL_LEN && *first != b'-' && *last != b'-',
+        [only] => *only != b'-',
+        [] => false,
+    }
+}
+
+/// [`validate`], one byte at a time, reporting the first broken rule.
+#[cold]
+fn validate_slow(name: &[u8]) -> Result<(), NameError> {
     if name.is_empty() {
         return Err(NameError::Empty);
     }

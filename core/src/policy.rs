@@ -25,8 +25,9 @@
 //! in the [`Policy`] value for fast matching and the rest are found again
 //! by a lazy scan ([`Policy::mx`]), so there is no limit on their number.
 
-use crate::lex::{error_enum, is_ext_name, is_wsp, skip_wsp, trim_wsp_end};
+use crate::lex::{error_enum, find_lf, is_ext_name, is_wsp, skip_wsp, trim_wsp_end};
 use crate::mx::{self, MxError};
+use crate::name;
 
 error_enum! {
     /// Why a policy file is invalid. Each variant names one broken rule of
@@ -191,7 +192,7 @@ pub fn parse_detailed(text: &[u8]) -> Result<Policy<'_>, PolicyErrorAt> {
     while pos < text.len() {
         let line_start = pos;
         let rest = &text[pos..];
-        let (line, next) = match rest.iter().position(|&b| b == b'\n') {
+        let (line, next) = match find_lf(rest) {
             Some(nl) => match &rest[..nl] {
                 [body @ .., b'\r'] => (body, pos + nl + 1),
                 body => (body, pos + nl + 1),
@@ -214,11 +215,16 @@ pub fn parse_detailed(text: &[u8]) -> Result<Policy<'_>, PolicyErrorAt> {
             })
         };
 
-        let colon = match line.iter().position(|&b| b == b':') {
-            Some(c) => c,
-            None if line.is_empty() => return located(PolicyError::BlankLine),
-            None if is_wsp(line[0]) => return located(PolicyError::LeadingWhitespace),
-            None => return located(PolicyError::MissingColon),
+        // Most lines of a policy are mx lines: skip the colon search.
+        let colon = if line.starts_with(b"mx:") {
+            2
+        } else {
+            match line.iter().position(|&b| b == b':') {
+                Some(c) => c,
+                None if line.is_empty() => return located(PolicyError::BlankLine),
+                None if is_wsp(line[0]) => return located(PolicyError::LeadingWhitespace),
+                None => return located(PolicyError::MissingColon),
+            }
         };
         let name = &line[..colon];
         let value = trim_wsp_end(&line[skip_wsp(line, colon + 1)..]);
@@ -403,12 +409,35 @@ impl<'a> Policy<'a> {
     /// other errors when `host` is not a host name.
     #[inline]
     pub fn match_mx(&self, host: &[u8]) -> Result<(), MxError> {
-        let host = mx::prepare_host(host)?;
-        if self.mx().any(|p| mx::matches_prepared(p, host)) {
-            Ok(())
-        } else {
-            Err(MxError::NoMatch)
+        // Compare first and validate after: a host equal to a validated
+        // pattern is itself valid but for the label a wildcard stands
+        // for, so the common case checks only that label.
+        let host = name::strip_root(host);
+        let inline = self.parts.mx_count.min(INLINE_MX);
+        for span in self.parts.inline.get(..inline).unwrap_or_default() {
+            if let Some(p) = span_slice(self.text, *span) {
+                if mx::matches_prepared(p, host) {
+                    return mx::check_matched_host(p, host);
+                }
+            }
         }
+        if self.parts.mx_count > INLINE_MX {
+            let mut rest = self.mx();
+            rest.index = INLINE_MX;
+            for p in rest {
+                if mx::matches_prepared(p, host) {
+                    return mx::check_matched_host(p, host);
+                }
+            }
+        }
+        // The root dot is already gone, so this must not strip another.
+        if name::validate(host).is_err() {
+            return Err(MxError::BadHost);
+        }
+        if name::looks_like_ipv4(host) {
+            return Err(MxError::IpLiteral);
+        }
+        Err(MxError::NoMatch)
     }
 }
 
@@ -443,7 +472,7 @@ impl<'a> Iterator for MxIter<'a> {
         // validated when parsed, so every line is `name: value`.
         while self.scan < self.text.len() {
             let rest = &self.text[self.scan..];
-            let (line, advance) = match rest.iter().position(|&b| b == b'\n') {
+            let (line, advance) = match find_lf(rest) {
                 Some(nl) => (&rest[..nl], nl + 1),
                 None => (rest, rest.len()),
             };
