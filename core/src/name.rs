@@ -74,7 +74,7 @@ pub fn validate(name: &[u8]) -> Result<(), NameError> {
     let mut label_start = 0usize;
     let mut chunks = name.chunks_exact(8);
     let mut base = 0usize;
-    let mut check = |word: [u8; 8], base: usize, label_start: &mut usize| -> bool {
+    let check = |word: [u8; 8], base: usize, label_start: &mut usize| -> bool {
         let Some(mut dots) = ldh_word(u64::from_le_bytes(word)) else {
             return false;
         };
