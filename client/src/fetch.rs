@@ -121,19 +121,26 @@ pub fn load_ca_file(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
     Ok(out)
 }
 
+/// The TLS settings every HTTPS client of libsts uses: rustls with the
+/// ring provider, SNI, and either the roots of `ca_file` (PEM) or the
+/// webpki (Mozilla) roots. Fails only when `ca_file` cannot be read.
+pub fn tls_config(ca_file: Option<&std::path::Path>) -> Result<TlsConfig, String> {
+    let roots = match ca_file {
+        Some(p) => RootCerts::Specific(Arc::new(load_ca_file(p)?)),
+        None => RootCerts::WebPki,
+    };
+    Ok(TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .root_certs(roots)
+        .use_sni(true)
+        .build())
+}
+
 impl Fetcher {
     /// Builds the HTTPS client. Fails only when `ca_file` cannot be read.
     pub fn new(cfg: &FetchConfig) -> Result<Fetcher, String> {
-        let roots = match &cfg.ca_file {
-            Some(p) => RootCerts::Specific(Arc::new(load_ca_file(p)?)),
-            None => RootCerts::WebPki,
-        };
-        let tls = TlsConfig::builder()
-            .provider(TlsProvider::Rustls)
-            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .root_certs(roots)
-            .use_sni(true)
-            .build();
+        let tls = tls_config(cfg.ca_file.as_deref())?;
         let config = Config::builder()
             .https_only(true)
             .proxy(None)

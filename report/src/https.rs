@@ -5,11 +5,9 @@
 //! proxies from the environment are not used.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ureq::config::Config;
-use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
 
 /// An HTTPS client for reporting URIs.
 #[derive(Debug)]
@@ -20,16 +18,7 @@ pub struct Poster {
 impl Poster {
     /// Builds the client; fails only when `ca_file` cannot be read.
     pub fn new(ca_file: Option<&Path>, timeout: Duration) -> Result<Poster, String> {
-        let roots = match ca_file {
-            Some(p) => RootCerts::Specific(Arc::new(sts_client::fetch::load_ca_file(p)?)),
-            None => RootCerts::WebPki,
-        };
-        let tls = TlsConfig::builder()
-            .provider(TlsProvider::Rustls)
-            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .root_certs(roots)
-            .use_sni(true)
-            .build();
+        let tls = sts_client::fetch::tls_config(ca_file)?;
         let config = Config::builder()
             .https_only(true)
             .proxy(None)
