@@ -13,6 +13,12 @@ for target in thumbv7em-none-eabihf x86_64-unknown-none; do
   if have_target "$target"; then
     echo "no_std check: building sts-core for $target"
     cargo build -p sts-core --release --target "$target"
+    if [ "$target" = thumbv7em-none-eabihf ]; then
+      # Certificate and DANE checks for firmware: the RustCrypto backend
+      # (ring does not link for Cortex-M).
+      echo "no_std check: sts-core with webpki, rustcrypto and dane for $target"
+      cargo build -p sts-core --release --target "$target" --no-default-features --features webpki,rustcrypto,dane
+    fi
     exit 0
   fi
   echo "no_std check: cannot install $target, trying the next target" >&2
