@@ -35,8 +35,9 @@
  *       {tls} is "verified=V dane=D cipher=C" from
  *       $tls_out_certificate_verified, $tls_out_dane and $tls_out_cipher.
  *
- * One client is kept per process and settings file (Exim forks for each
- * delivery; libsts starts no threads, and its cache is on disk).
+ * One client is kept per process and settings file, and inherited by the
+ * processes Exim forks (libsts starts no threads and keeps no descriptors
+ * open between calls; its cache is on disk, shared by all processes).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -324,18 +325,15 @@ static sts_client *get_client(const char *path, unsigned char **yield, int *rc) 
   sts_client *c = NULL;
   sts_result r;
 
-  if (cur.client != NULL && cur.pid == getpid() && strcmp(cur.conf_path, path) == 0) {
+  if (cur.client != NULL && strcmp(cur.conf_path, path) == 0) {
+    /* Exim forks a transport process from the delivery process that
+     * routed the message: the child keeps using the client (libsts starts
+     * no threads and keeps no descriptors open between calls, so it
+     * survives fork(), with its in-memory cache still warm). */
+    cur.pid = getpid();
     return cur.client;
   }
-  /* Another settings file, or a forked child: start again. In a child the
-   * parent's client is forgotten, not freed: its copy is only memory, and
-   * freeing it could close descriptors that Exim has reused since. */
-  if (cur.client != NULL && cur.pid != getpid()) {
-    cur.client = NULL;
-    cur.conf_path = NULL;
-    memset(&cur.settings, 0, sizeof cur.settings);
-  }
-  drop_client();
+  drop_client(); /* another settings file */
 
   if (!settings_load(path, &s, &err)) {
     *rc = reply(yield, DL_DEFER, "%s", (err.s != NULL && !err.failed) ? err.s : oom_msg);
