@@ -10,7 +10,10 @@
  * as an unreadable settings file; Exim also writes it to the panic log) or
  * 2 (FAIL: an expected refusal; *yield is the message). Exim copies *yield,
  * so it points into a buffer of this module that the next call reuses.
- * Exim passes at most 8 arguments to a dlfunc.
+ * Exim takes at most 8 arguments for a dlfunc, but Exim 4.96 counts argc
+ * up to the first NULL in its argument array, which is not terminated
+ * when all 8 are used: argc is then garbage. So no function here needs 8
+ * arguments, and none reads past index 7 whatever argc says.
  *
  * The first argument of every function is the path of a settings file
  * (key = value lines, see README.md), or an empty string for the
@@ -28,12 +31,13 @@
  *   sts_check_host  {conf}{domain}{host}[{dane}]
  *       "ok", or FAIL with a message naming MTA-STS when the host is
  *       refused under enforce
- *   sts_record      {conf}{event}{domain}{host}{host_address}{tls}
+ *   sts_record      {conf}{event}{domain}{host}{session}
  *                   {subject_alt_names}{event_data}
  *       records a TLSRPT outcome for msg:delivery and msg:host:defer
  *       events; yields what it did ("recorded success", "skipped: ...").
- *       {tls} is "verified=V dane=D cipher=C" from
- *       $tls_out_certificate_verified, $tls_out_dane and $tls_out_cipher.
+ *       {session} is "address=A verified=V dane=D cipher=C" from
+ *       $host_address, $tls_out_certificate_verified, $tls_out_dane and
+ *       $tls_out_cipher.
  *
  * One client is kept per process and settings file, and inherited by the
  * processes Exim forks (libsts starts no threads and keeps no descriptors
@@ -371,8 +375,10 @@ static sts_client *get_client(const char *path, unsigned char **yield, int *rc) 
 
 /* ---- helpers ------------------------------------------------------------- */
 
+#define MAX_ARGS 8
+
 static const char *arg(int argc, unsigned char *argv[], int i) {
-  if (i >= argc || argv == NULL || argv[i] == NULL) {
+  if (i >= argc || i >= MAX_ARGS || argv == NULL || argv[i] == NULL) {
     return "";
   }
   return (const char *)argv[i];
@@ -725,25 +731,25 @@ int sts_record(unsigned char **yield, int argc, unsigned char *argv[]) {
   sts_result r;
   sts_report_outcome o;
   int rc = DL_DEFER;
-  const char *event, *domain, *host, *host_address, *tls, *sans, *data;
-  char cipher[256], verified[16], dane[16];
+  const char *event, *domain, *host, *tls, *sans, *data;
+  char cipher[256], verified[16], dane[16], host_address[64];
   const char *result_type = NULL;
 
   if (yield == NULL) {
     return DL_DEFER;
   }
-  if (argc < 7) {
+  if (argc < 6) {
     return reply(yield, DL_DEFER,
-                 "MTA-STS: sts_record needs {settings file}{event}{domain}{host}{host address}"
-                 "{verified=V dane=D cipher=C}{subject alt names}[{event data}]");
+                 "MTA-STS: sts_record needs {settings file}{event}{domain}{host}"
+                 "{address=A verified=V dane=D cipher=C}{subject alt names}[{event data}]");
   }
   event = arg(argc, argv, 1);
   domain = arg(argc, argv, 2);
   host = arg(argc, argv, 3);
-  host_address = arg(argc, argv, 4);
-  tls = arg(argc, argv, 5);
-  sans = arg(argc, argv, 6);
-  data = arg(argc, argv, 7);
+  tls = arg(argc, argv, 4);
+  sans = arg(argc, argv, 5);
+  data = arg(argc, argv, 6);
+  token(tls, "address", host_address, sizeof host_address);
   token(tls, "verified", verified, sizeof verified);
   token(tls, "dane", dane, sizeof dane);
   token(tls, "cipher", cipher, sizeof cipher);

@@ -513,7 +513,7 @@ check "sender paniclog has nothing but Exim's -C notice" [ ! -s "$T/panic" ]
 if [ "$failed" -gt 0 ]; then
   echo "--- sender mainlog (tail)"; tail -40 "$S/log/mainlog"
   echo "--- sink mainlog (tail)"; tail -20 "$T/sink/log/mainlog"
-  echo "--- reports"; grep -r . "$T/reports" | head -20
+  echo "--- reports"; grep -rh . "$T/reports" | cut -f5,8,9,11 | head -20
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
