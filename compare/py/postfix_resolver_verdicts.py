@@ -11,26 +11,35 @@ normalised content for an accept (`mode=... max_age=... mx=a,b` or
 `id=...`, mx lowercased, file order) or the reason for a reject. Fields
 are escaped like the corpus (backslash-t, -r, -n, -backslash).
 
-The parsing is done by the package's own functions,
-`postfix_mta_sts_resolver.utils.parse_mta_sts_policy` and
-`parse_mta_sts_record`. Those return plain dicts; the resolver decides
-validity afterwards, inside `STSResolver.resolve`, which also does the
-DNS query and the HTTPS fetch and so cannot be called offline. The
-acceptance rules applied here restate what that method checks (version,
-max_age range, mode, non-empty mx list unless mode is none; for TXT: a
-single record starting with `v=STSv1` with v and id tags).
+By default (`--method resolver`) every verdict comes from the package's
+real decision path, `postfix_mta_sts_resolver.resolver.STSResolver.resolve`,
+with its two I/O points replaced by in-process fakes: the DNS query answers
+the TXT record(s) and the HTTPS fetch answers the policy bytes with status
+200 and `Content-Type: text/plain; charset=utf-8`. A policy file is judged
+with the TXT record `v=STSv1; id=1`; a TXT record is judged with a valid
+policy. `VALID` is an accept; `NONE` and `FETCH_ERROR` are rejections.
+Parsing is therefore done by the package's own
+`utils.parse_mta_sts_policy` and `utils.parse_mta_sts_record`.
 
-The policy body is decoded as UTF-8, as the resolver does for a response
-with `Content-Type: text/plain; charset=utf-8` (without a charset it
-decodes as ASCII; `--charset ascii` reproduces that). A decoding error is
-a rejection, as in the resolver (the fetch fails).
+`--method emulate` instead calls those two parsers directly and applies the
+acceptance checks of `resolve` restated here (version, max_age range,
+mode, non-empty mx list unless mode is none; for TXT: starts with
+`v=STSv1`, has v and id); it needs no event loop and gives the same
+verdicts on the corpus (reasons are more specific).
+
+The policy body is decoded as UTF-8 (`--charset` changes the charset the
+fake server announces; without one the resolver decodes ASCII).
 
 Usage: postfix_resolver_verdicts.py [--shared DIR] [--charset NAME]
 """
 
 import argparse
+import asyncio
+import logging
 import os
 import sys
+
+import postfix_mta_sts_resolver.resolver as pmsr_resolver
 
 from postfix_mta_sts_resolver.utils import (parse_mta_sts_policy,
                                             parse_mta_sts_record)
@@ -106,13 +115,111 @@ def record_verdict(record):
     return 'accept', 'id=%s' % rec['id']
 
 
+class _FakeContent:
+    def __init__(self, body):
+        self._body = body
+        self._pos = 0
+
+    async def read(self, size):
+        chunk = self._body[self._pos:self._pos + size]
+        self._pos += len(chunk)
+        return chunk
+
+
+class _FakeResponse:
+    def __init__(self, body, charset):
+        self.status = 200
+        self.headers = {'Content-Type': 'text/plain; charset=%s' % charset,
+                        'Content-Length': str(len(body))}
+        self.charset = charset
+        self.content = _FakeContent(body)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        return False
+
+
+class _FakeSession:
+    """Stands in for aiohttp.ClientSession: serves one policy body."""
+    body = b''
+    charset = 'utf-8'
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        return False
+
+    def get(self, url, **kwargs):
+        return _FakeResponse(_FakeSession.body, _FakeSession.charset)
+
+
+class _FakeTxt:
+    def __init__(self, text):
+        self.text = text
+
+
+class _FakeDns:
+    def __init__(self, records):
+        self.records = records
+
+    async def query(self, name, rtype):
+        return [_FakeTxt(r) for r in self.records]
+
+
+VALID_POLICY = b'version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 86400\n'
+
+
+def via_resolver(loop, txt_records, body, charset):
+    """Runs STSResolver.resolve with faked DNS and HTTPS; returns its result."""
+    pmsr_resolver.aiohttp.ClientSession = _FakeSession
+    _FakeSession.body = body
+    _FakeSession.charset = charset
+    resolver = pmsr_resolver.STSResolver(loop=loop)
+    resolver._resolver = _FakeDns(txt_records)  # pylint: disable=protected-access
+    return loop.run_until_complete(resolver.resolve('example.com'))
+
+
+def resolver_policy_verdict(loop, body, charset):
+    status, result = via_resolver(loop, [b'v=STSv1; id=1'], body, charset)
+    if status != pmsr_resolver.STSFetchResult.VALID:
+        return 'reject', status.name
+    pol = result[1]
+    mx = ','.join(m.lower() for m in pol['mx'])
+    return 'accept', 'mode=%s max_age=%d mx=%s' % (pol['mode'], pol['max_age'], mx)
+
+
+def resolver_record_verdict(loop, record):
+    status, result = via_resolver(loop, [record], VALID_POLICY, 'utf-8')
+    if status != pmsr_resolver.STSFetchResult.VALID:
+        return 'reject', status.name
+    return 'accept', 'id=%s' % result[0]
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--shared', default=os.environ.get(
         'STS_SHARED', os.path.join(here, '..', '..', '..', 'shared')))
     parser.add_argument('--charset', default='utf-8')
+    parser.add_argument('--method', choices=('resolver', 'emulate'),
+                        default='resolver')
     args = parser.parse_args()
+    if args.method == 'resolver':
+        # resolve() logs each failed fetch as a warning; the verdict says it.
+        logging.getLogger('RES').setLevel(logging.ERROR)
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        judge_policy = lambda body: resolver_policy_verdict(loop, body, args.charset)
+        judge_record = lambda rec: resolver_record_verdict(loop, rec)
+    else:
+        judge_policy = lambda body: policy_verdict(body, args.charset)
+        judge_record = record_verdict
     corpus = os.path.join(args.shared, 'corpus')
 
     out = sys.stdout
@@ -121,10 +228,10 @@ def main():
         name = row[0].decode()
         with open(os.path.join(corpus, name), 'rb') as handle:
             body = handle.read()
-        verdict, detail = policy_verdict(body, args.charset)
+        verdict, detail = judge_policy(body)
         out.write('policy\t%s\t%s\t%s\n' % (name, verdict, escape(detail)))
     for row in read_tsv(os.path.join(corpus, 'records', 'sts.tsv')):
-        verdict, detail = record_verdict(unescape(row[1]))
+        verdict, detail = judge_record(unescape(row[1]))
         out.write('sts\t%s\t%s\t%s\n' % (row[0].decode(), verdict,
                                          escape(detail)))
 
