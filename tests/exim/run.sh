@@ -294,6 +294,10 @@ EOF
     if [ "$3" = yes ]; then
       part main
       echo "begin routers"
+      # Test only: sends c9@enf-pref.test to an MX host the policy does not
+      # permit, straight to the enforce transport, which must refuse it.
+      printf 'force_mx1:\n  driver = manualroute\n  domains = enf-pref.test\n  local_parts = c9\n'
+      printf '  route_list = * mx1.enf-pref.test byname\n  transport = mta_sts_enforce\n'
       part routers
     else
       echo "begin routers"
@@ -377,6 +381,14 @@ check "c2 delivered to mx2.ok.enf-pref.test" \
 check "c2 received on $NET.13 only" sink_got c2@enf-pref.test $NET.13
 check "c2 never offered to $NET.12 (mx1 and a.b.ok not permitted)" \
   sh -c "! grep -F 'for c2@enf-pref.test' '$T/sink/log/mainlog' | grep -qF 'I=[$NET.12]'"
+
+echo "# enforce, a refused MX host reaches the transport anyway (manualroute)"
+clear_retry
+conns_before=$(grep -c 'I=\[127.0.25.12\]' "$T/sink/log/mainlog")
+send "$S/exim.conf" c9@enf-pref.test; settle
+check "c9 deferred by mta_sts_enforce with a message naming MTA-STS" \
+  sh -c "grep -F '== c9@enf-pref.test' '$S/log/mainlog' | grep -F 'T=mta_sts_enforce' | grep -qF 'MTA-STS: MX host mx1.enf-pref.test is not permitted by the enforce policy of enf-pref.test'"
+check "c9 never reached $NET.12" [ "$(grep -c 'I=\[127.0.25.12\]' "$T/sink/log/mainlog")" -eq "$conns_before" ]
 
 echo "# enforce, no MX permitted"
 clear_retry
@@ -504,12 +516,13 @@ EOF
 fi
 
 # ---- teardown checks ------------------------------------------------------------------------
-# Exim itself logs "exim user lost privilege for using -C option" there.
-grep -v 'lost privilege for using -C' "$S/log/paniclog" >"$T/panic" 2>/dev/null
+# Exim itself logs "exim user lost privilege for using -C option" there,
+# and a failed "interface" expansion (case c9) goes to the panic log too.
+grep -v -e 'lost privilege for using -C' -e 'c9@enf-pref.test.*MTA-STS: MX host' "$S/log/paniclog" >"$T/panic" 2>/dev/null
 if [ -s "$T/panic" ]; then
   echo "--- sender paniclog"; cat "$T/panic"
 fi
-check "sender paniclog has nothing but Exim's -C notice" [ ! -s "$T/panic" ]
+check "sender paniclog has nothing unexpected" [ ! -s "$T/panic" ]
 if [ "$failed" -gt 0 ]; then
   echo "--- sender mainlog (tail)"; tail -40 "$S/log/mainlog"
   echo "--- sink mainlog (tail)"; tail -20 "$T/sink/log/mainlog"
