@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz sts-core with cargo-fuzz (libFuzzer).
 #
-#   scripts/fuzz.sh TARGET SECONDS [libFuzzer args...]   one of: policy txt mx tlsrpt
+#   scripts/fuzz.sh TARGET SECONDS [libFuzzer args...]   one of: policy txt mx tlsrpt cert dane client
 #   scripts/fuzz.sh all SECONDS [libFuzzer args...]      every target, one after the other
 #   scripts/fuzz.sh corpus                               only (re)build the seed corpora
 #
@@ -21,7 +21,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${STS_SHARED:-$root/../shared}
-targets=(policy txt mx tlsrpt)
+targets=(policy txt mx tlsrpt cert dane client)
 sanitizer=${STS_FUZZ_SANITIZER:-none}
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/fuzz/target}
@@ -46,12 +46,30 @@ unescape_records() {
 
 build_corpus() {
     local c=$root/fuzz/corpus
-    mkdir -p "$c/policy" "$c/txt" "$c/mx" "$c/tlsrpt"
+    mkdir -p "$c/policy" "$c/txt" "$c/mx" "$c/tlsrpt" "$c/cert" "$c/dane" "$c/client"
     if [[ ! -d $shared/corpus ]]; then
         echo "fuzz.sh: $shared/corpus not found; starting from empty corpora" >&2
         return
     fi
     cp "$shared"/corpus/policies/* "$c/policy/"
+    # client: selector 1 is "content-type LF body".
+    for f in "$shared"/corpus/policies/00[0-4]*.txt; do
+        { printf '\001text/plain; charset=utf-8\n'; cat "$f"; } >"$c/client/$(basename "$f")"
+    done
+    # cert and dane: a real certificate when openssl is there.
+    if command -v openssl >/dev/null; then
+        local tmp
+        tmp=$(mktemp -d)
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=mx.example.test \
+            -addext subjectAltName=DNS:mx.example.test -days 1 -keyout "$tmp/k" -outform DER -out "$tmp/c" 2>/dev/null
+        if [[ -s $tmp/c ]]; then
+            local n
+            n=$(wc -c <"$tmp/c")
+            { printf "\\$(printf %o $((n >> 8)))\\$(printf %o $((n & 255)))"; cat "$tmp/c"; } >"$c/cert/self-signed"
+            { printf '\043\003\001\001'; head -c 32 /dev/zero; cat "$tmp/c"; } >"$c/dane/ee-311"
+        fi
+        rm -rf "$tmp"
+    fi
     [[ -d $shared/bench ]] && for f in "$shared"/bench/*.txt; do
         cp "$f" "$c/policy/bench-$(basename "$f")"
     done
@@ -77,8 +95,10 @@ run_target() {
     local t=$1 secs=$2
     shift 2
     echo "== fuzz $t for ${secs}s (sanitizer $sanitizer)" >&2
+    local dict=()
+    [[ -f $root/fuzz/dict/$t.dict ]] && dict=(-dict="$root/fuzz/dict/$t.dict")
     cargo fuzz run --fuzz-dir "$root/fuzz" -s "$sanitizer" "$t" "$root/fuzz/corpus/$t" -- \
-        -max_total_time="$secs" -dict="$root/fuzz/dict/$t.dict" -print_final_stats=1 "$@"
+        -max_total_time="$secs" "${dict[@]}" -print_final_stats=1 "$@"
 }
 
 [[ $# -ge 1 ]] || usage
@@ -100,7 +120,7 @@ all)
         exit 1
     fi
     ;;
-policy | txt | mx | tlsrpt)
+policy | txt | mx | tlsrpt | cert | dane | client)
     [[ $# -ge 2 ]] || usage
     t=$1 secs=$2
     shift 2

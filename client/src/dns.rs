@@ -338,6 +338,23 @@ fn decode_answer(buf: &[u8], id: u16, name: &Name, rtype: RecordType) -> Option<
     }
 }
 
+/// Runs a DNS answer from the network through the same decoding and TXT
+/// collection a lookup of `_mta-sts.example.com` uses; for fuzzing. Returns
+/// the number of bytes of TXT data found.
+#[doc(hidden)]
+pub fn fuzz_answer(buf: &[u8]) -> usize {
+    let Ok(name) = Name::from_ascii("_mta-sts.example.com.") else {
+        return 0;
+    };
+    let id = buf.first().map_or(0, |&b| {
+        u16::from(b) << 8 | u16::from(buf.get(1).copied().unwrap_or(0))
+    });
+    match decode_answer(buf, id, &name, RecordType::TXT).map(|m| collect_txt(&m, &name)) {
+        Some(Ok(Collected::Records(r))) => r.iter().map(Vec::len).sum(),
+        _ => 0,
+    }
+}
+
 /// `now + d`, with `d` capped at a day.
 fn deadline_after(d: Duration) -> Instant {
     let now = Instant::now();
