@@ -17,6 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// For the `_s` fields of `sts_client_options`: zero seconds (0 itself
+// means "the default").
+#define STS_SECONDS_NONE UINT32_MAX
+
 // Number of `uint32_t` in `sts_policy.private_mx`.
 #define STS_POLICY_MX_WORDS 16
 
@@ -308,6 +312,13 @@ typedef struct sts_client_options {
   uint32_t dns_timeout_ms;
   // Time limit of a whole policy fetch, milliseconds; 0 means 30000.
   uint32_t https_timeout_ms;
+  // Seconds a TXT answer is trusted before DNS is asked again (RFC 8461
+  // §3.3 lets senders choose); 0 means the default of 300;
+  // `STS_SECONDS_NONE` means ask for every decision.
+  uint32_t txt_recheck_s;
+  // Seconds without a new fetch after a failed one; 0 means the default
+  // of 300; `STS_SECONDS_NONE` means no back-off.
+  uint32_t failure_backoff_s;
   // Optional TXT lookup of the host MTA; NULL uses the built-in resolver.
   sts_txt_lookup_fn txt_lookup;
   // Passed to `txt_lookup` unchanged.
@@ -398,6 +409,9 @@ typedef uint32_t sts_policy_type;
 // What kind of message the delivery carried.
 typedef uint32_t sts_delivery_kind;
 
+// How durably an outcome is written.
+typedef uint32_t sts_report_sync;
+
 // One delivery outcome for `sts_report_record`. Optional strings may be
 // NULL; all strings are NUL-terminated UTF-8.
 typedef struct sts_report_outcome {
@@ -431,6 +445,8 @@ typedef struct sts_report_outcome {
   uint64_t at_unix;
   // An `STS_DELIVERY_*` value.
   sts_delivery_kind delivery_kind;
+  // An `STS_REPORT_*SYNC` value.
+  sts_report_sync sync;
 } sts_report_outcome;
 
 // Results of a TXT lookup callback (`sts_txt_lookup_fn`).
@@ -471,6 +487,13 @@ typedef uint32_t sts_txt_lookup_status;
 
 // A TLS report itself: never recorded (RFC 8460 §5.3, no report loops).
 #define STS_DELIVERY_REPORT 1
+
+// fsync after each outcome: nothing recorded is lost in a crash (default).
+#define STS_REPORT_SYNC 0
+
+// Leave flushing to the kernel: much faster (no disk wait per delivery);
+// outcomes of the last seconds may be lost if the machine crashes.
+#define STS_REPORT_NO_SYNC 1
 
 #ifdef __cplusplus
 extern "C" {

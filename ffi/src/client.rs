@@ -63,6 +63,13 @@ pub struct sts_client_options {
     pub dns_timeout_ms: u32,
     /// Time limit of a whole policy fetch, milliseconds; 0 means 30000.
     pub https_timeout_ms: u32,
+    /// Seconds a TXT answer is trusted before DNS is asked again (RFC 8461
+    /// §3.3 lets senders choose); 0 means the default of 300;
+    /// `STS_SECONDS_NONE` means ask for every decision.
+    pub txt_recheck_s: u32,
+    /// Seconds without a new fetch after a failed one; 0 means the default
+    /// of 300; `STS_SECONDS_NONE` means no back-off.
+    pub failure_backoff_s: u32,
     /// Optional TXT lookup of the host MTA; NULL uses the built-in resolver.
     pub txt_lookup: sts_txt_lookup_fn,
     /// Passed to `txt_lookup` unchanged.
@@ -81,6 +88,19 @@ impl sts_client {
     /// The Rust client inside the handle.
     pub(crate) fn client(&self) -> &Client {
         &self.inner
+    }
+}
+
+/// For the `_s` fields of `sts_client_options`: zero seconds (0 itself
+/// means "the default").
+pub const STS_SECONDS_NONE: u32 = u32::MAX;
+
+/// A seconds option: 0 keeps the default, `STS_SECONDS_NONE` means zero.
+fn seconds(value: u32, default: u64) -> u64 {
+    match value {
+        0 => default,
+        STS_SECONDS_NONE => 0,
+        s => u64::from(s),
     }
 }
 
@@ -271,6 +291,8 @@ pub unsafe extern "C" fn sts_client_new(
                 opts.https_connect_timeout =
                     opts.https_connect_timeout.min(opts.https_total_timeout);
             }
+            opts.rules.txt_recheck = seconds(o.txt_recheck_s, opts.rules.txt_recheck);
+            opts.rules.failure_backoff = seconds(o.failure_backoff_s, opts.rules.failure_backoff);
             if let Some(f) = o.txt_lookup {
                 resolver = Some(Arc::new(CallbackResolver {
                     f,

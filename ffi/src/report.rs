@@ -24,6 +24,14 @@ pub const STS_DELIVERY_NORMAL: sts_delivery_kind = 0;
 /// A TLS report itself: never recorded (RFC 8460 §5.3, no report loops).
 pub const STS_DELIVERY_REPORT: sts_delivery_kind = 1;
 
+/// How durably an outcome is written.
+pub type sts_report_sync = u32;
+/// fsync after each outcome: nothing recorded is lost in a crash (default).
+pub const STS_REPORT_SYNC: sts_report_sync = 0;
+/// Leave flushing to the kernel: much faster (no disk wait per delivery);
+/// outcomes of the last seconds may be lost if the machine crashes.
+pub const STS_REPORT_NO_SYNC: sts_report_sync = 1;
+
 /// One delivery outcome for `sts_report_record`. Optional strings may be
 /// NULL; all strings are NUL-terminated UTF-8.
 #[repr(C)]
@@ -59,6 +67,8 @@ pub struct sts_report_outcome {
     pub at_unix: u64,
     /// An `STS_DELIVERY_*` value.
     pub delivery_kind: sts_delivery_kind,
+    /// An `STS_REPORT_*SYNC` value.
+    pub sync: sts_report_sync,
 }
 
 /// # Safety
@@ -135,9 +145,15 @@ unsafe fn outcome(o: &sts_report_outcome) -> Result<Outcome, sts_result> {
     Ok(out)
 }
 
-fn store(dir: &[u8], o: &Outcome) -> Result<(), sts_result> {
+fn store(dir: &[u8], o: &Outcome, sync: sts_report_sync) -> Result<(), sts_result> {
     let dir = std::str::from_utf8(dir).map_err(|_| sts_result::STS_ERR_NOT_UTF8)?;
-    match sts_report::record(dir, o) {
+    let fsync = match sync {
+        STS_REPORT_SYNC => true,
+        STS_REPORT_NO_SYNC => false,
+        _ => return Err(sts_result::STS_ERR_INVALID_ARGUMENT),
+    };
+    let recorded = sts_report::Recorder::open(dir).and_then(|r| r.with_fsync(fsync).record(o));
+    match recorded {
         Ok(_) => Ok(()),
         Err(sts_report::ReportError::BadOutcome(_)) => Err(sts_result::STS_ERR_REPORT_BAD_OUTCOME),
         Err(_) => Err(sts_result::STS_ERR_REPORT_STORAGE),
@@ -163,8 +179,8 @@ pub unsafe extern "C" fn sts_report_record(
         // SAFETY: forwarded caller contract.
         let (dir, o) = unsafe { (cstr(dir)?, crate::boundary::arg(outcome)?) };
         // SAFETY: forwarded caller contract.
-        let o = unsafe { self::outcome(o) }?;
-        store(dir, &o)
+        let (sync, o) = (o.sync, unsafe { self::outcome(o) }?);
+        store(dir, &o, sync)
     })
 }
 
@@ -197,6 +213,6 @@ pub unsafe extern "C" fn sts_client_report_record(
                 o.mx_hosts = p.mx.clone();
             }
         }
-        store(dir, &o)
+        store(dir, &o, raw.sync)
     })
 }

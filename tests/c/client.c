@@ -60,6 +60,7 @@ int main(void) {
   opts.https_connect = "127.0.0.1";
   opts.https_port = 9; /* discard: nothing listens, connect is refused */
   opts.https_timeout_ms = 2000;
+  opts.txt_recheck_s = STS_SECONDS_NONE; /* ask DNS for every decision */
 
   sts_client_free(NULL);
   CHECK(sts_client_new(&opts, NULL) == STS_ERR_NULL);
@@ -98,6 +99,13 @@ int main(void) {
   CHECK(sts_client_decide(client, "a.test", "mx.a.test", 0, 0, NULL) == STS_ERR_NULL);
   CHECK(sts_client_decide(client, "not a domain", "mx.a.test", 0, 0, &d) == STS_OK &&
         d.lookup_error == STS_ERR_CLIENT_BAD_DOMAIN);
+  /* With txt_recheck_s = STS_SECONDS_NONE every decision asks DNS again. */
+  {
+    int before = calls;
+    CHECK(sts_client_decide(client, "nxdomain.test", "mx1.nxdomain.test", 0, 0, &d) == STS_OK);
+    CHECK(sts_client_decide(client, "nxdomain.test", "mx1.nxdomain.test", 0, 0, &d) == STS_OK);
+    CHECK(calls == before + 2);
+  }
   CHECK(calls >= 3);
 
   /* RFC 8460: outcomes are recorded into a report store; reports
@@ -115,7 +123,11 @@ int main(void) {
     o.count = 3;
     CHECK(sts_client_report_record(client, dir, &o) == STS_OK);
     o.result_type = NULL;
+    o.sync = STS_REPORT_NO_SYNC;
     CHECK(sts_report_record(dir, &o) == STS_OK);
+    o.sync = 7;
+    CHECK(sts_report_record(dir, &o) == STS_ERR_INVALID_ARGUMENT);
+    o.sync = STS_REPORT_SYNC;
     o.result_type = "certificate-exploded";
     CHECK(sts_report_record(dir, &o) == STS_ERR_REPORT_BAD_RESULT_TYPE);
     o.result_type = NULL;
