@@ -24,7 +24,7 @@ SANITIZE  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 EXAMPLES  = policy-check cert-check
 C_TESTS   = vectors client
 
-.PHONY: all lib demo test rust-test c-test nostd firmware lint install clean
+.PHONY: all lib demo test rust-test c-test nostd firmware exim-test lint install clean
 
 all: lib $(EXAMPLES:%=$(BUILD)/%-shared) $(EXAMPLES:%=$(BUILD)/%-static)
 
@@ -83,6 +83,12 @@ nostd:
 # Cortex-M4F image with arm-none-eabi-gcc, size report and budget.
 firmware:
 	scripts/firmware.sh
+
+# Exim with the libsts dlfunc module, end to end on loopback (root; needs
+# exim4-daemon-heavy, unbound, openssl, python3). STS_EXIM_BENCH=1 adds the
+# throughput comparison.
+exim-test: lib
+	STS_EXIM_BENCH=$${STS_EXIM_BENCH:-0} tests/exim/run.sh $(abspath $(LIBDIR))
 
 lint:
 	$(CARGO) fmt --all -- --check

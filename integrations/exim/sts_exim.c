@@ -172,6 +172,9 @@ struct settings {
   unsigned long https_port;
   unsigned long dns_timeout_ms;
   unsigned long https_timeout_ms;
+  unsigned long txt_recheck_s;  /* seconds; see txt_recheck_set */
+  int txt_recheck_set;          /* 0 = library default (300 s) */
+  unsigned long report_no_sync; /* 1 = do not fsync each outcome */
 };
 
 static void settings_free(struct settings *s) {
@@ -277,6 +280,12 @@ static int settings_load(const char *path, struct settings *s, struct sbuf *err)
       ok = parse_number(v, 600000, &s->dns_timeout_ms);
     } else if (strcmp(k, "https_timeout_ms") == 0) {
       ok = parse_number(v, 600000, &s->https_timeout_ms);
+    } else if (strcmp(k, "txt_recheck_s") == 0) {
+      ok = parse_number(v, 86400, &s->txt_recheck_s);
+      s->txt_recheck_set = 1;
+    } else if (strcmp(k, "report_sync") == 0) {
+      ok = strcmp(v, "yes") == 0 || strcmp(v, "no") == 0;
+      s->report_no_sync = strcmp(v, "no") == 0;
     } else {
       ok = 0;
     }
@@ -353,6 +362,8 @@ static sts_client *get_client(const char *path, unsigned char **yield, int *rc) 
   o.https_connect = opt(s.https_connect);
   o.dns_timeout_ms = (uint32_t)s.dns_timeout_ms;
   o.https_timeout_ms = (uint32_t)s.https_timeout_ms;
+  /* "txt_recheck_s = 0" in the file means "ask DNS every time". */
+  o.txt_recheck_s = s.txt_recheck_set ? (s.txt_recheck_s == 0 ? STS_SECONDS_NONE : (uint32_t)s.txt_recheck_s) : 0;
   r = sts_client_new(&o, &c);
   if (r != STS_OK || c == NULL) {
     *rc = reply(yield, DL_DEFER, "MTA-STS: cannot set up libsts with settings %s: %s (%s)",
@@ -807,6 +818,7 @@ int sts_record(unsigned char **yield, int argc, unsigned char *argv[]) {
   o.count = 1;
   o.at_unix = 0;
   o.delivery_kind = STS_DELIVERY_NORMAL;
+  o.sync = cur.settings.report_no_sync ? STS_REPORT_NO_SYNC : STS_REPORT_SYNC;
   r = sts_client_report_record(c, cur.settings.report_dir, &o);
   if (r != STS_OK) {
     return reply(yield, DL_DEFER, "MTA-STS: cannot record the TLSRPT outcome for %s in %s: %s", domain,
