@@ -295,7 +295,16 @@ pub(crate) fn day_reports(
     opts: &ReportOptions,
     day: Day,
 ) -> Result<Vec<(String, String, String)>, ReportError> {
-    let agg = read_day(&opts.dir, day)?;
+    render_all(opts, day, &read_day(&opts.dir, day)?)
+}
+
+/// Renders the report of every policy domain of an aggregated day under a
+/// fresh unique id: (policy domain, unique id, JSON).
+fn render_all(
+    opts: &ReportOptions,
+    day: Day,
+    agg: &DayAggregate,
+) -> Result<Vec<(String, String, String)>, ReportError> {
     let mut out = Vec::new();
     for (domain, report) in &agg.domains {
         let unique = unique_id();
@@ -310,7 +319,7 @@ pub(crate) fn day_reports(
             domain,
             report,
         )?;
-        out.push((domain.clone(), unique, json));
+        out.push((domain.to_string(), unique, json));
     }
     Ok(out)
 }
@@ -344,19 +353,8 @@ fn close_day(opts: &ReportOptions, day: Day, summary: &mut SendSummary) -> Resul
         });
     }
     let agg = aggregate(day, &outcomes, bad);
-    for (domain, report) in &agg.domains {
-        let unique = unique_id();
+    for (domain, unique, json) in render_all(opts, day, &agg)? {
         let report_id = format!("{unique}@{}", opts.submitter);
-        let json = render(
-            &ReportMeta {
-                organization_name: &opts.organization_name,
-                contact_info: &opts.contact_info,
-                report_id: &report_id,
-                day,
-            },
-            domain,
-            report,
-        )?;
         let gz = gzip(json.as_bytes())?;
         let tmp = spool.join(format!(".{unique}.tmp"));
         let final_dir = spool.join(&unique);
@@ -366,7 +364,7 @@ fn close_day(opts: &ReportOptions, day: Day, summary: &mut SendSummary) -> Resul
         let entry = Entry {
             dir: tmp.clone(),
             day,
-            domain: domain.clone(),
+            domain,
             report_id,
             unique_id: unique,
             attempts: 0,
