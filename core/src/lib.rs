@@ -3,7 +3,8 @@
 //! Everything here is a pure function of bytes: it parses MTA-STS TXT
 //! records ([RFC 8461 §3.1]), policy files ([§3.2]), matches MX hosts
 //! against policy patterns ([§4.1]) and parses TLSRPT records ([RFC 8460
-//! §3]). It never allocates, never does I/O and never panics on any input;
+//! §3]), and decides when a cached policy must be refreshed ([`cache`]).
+//! It never allocates, never does I/O and never panics on any input;
 //! parsers borrow their input and report what is wrong with a specific
 //! error value per broken rule.
 //!
@@ -18,6 +19,7 @@
 #[cfg(feature = "webpki")]
 extern crate alloc;
 
+pub mod cache;
 #[cfg(feature = "webpki")]
 pub mod cert;
 #[cfg(feature = "dane")]
