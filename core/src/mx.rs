@@ -40,13 +40,21 @@ pub fn validate_pattern(pattern: &[u8]) -> Result<(), name::NameError> {
 /// checks the syntax, and refuses address literals.
 pub fn prepare_host(host: &[u8]) -> Result<&[u8], MxError> {
     let host = name::strip_root(host);
+    check_host(host)?;
+    Ok(host)
+}
+
+/// [`prepare_host`] for a host whose root dot was already stripped: a
+/// valid host name that is not an address.
+#[inline]
+pub fn check_host(host: &[u8]) -> Result<(), MxError> {
     if name::validate(host).is_err() {
         return Err(MxError::BadHost);
     }
     if name::looks_like_ipv4(host) {
         return Err(MxError::IpLiteral);
     }
-    Ok(host)
+    Ok(())
 }
 
 /// Matches one pattern against one host, validating both.

@@ -431,12 +431,7 @@ impl<'a> Policy<'a> {
             }
         }
         // The root dot is already gone, so this must not strip another.
-        if name::validate(host).is_err() {
-            return Err(MxError::BadHost);
-        }
-        if name::looks_like_ipv4(host) {
-            return Err(MxError::IpLiteral);
-        }
+        mx::check_host(host)?;
         Err(MxError::NoMatch)
     }
 }
