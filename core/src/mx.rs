@@ -79,11 +79,13 @@ pub fn pattern_match(pattern: &[u8], host: &[u8]) -> Result<(), MxError> {
 pub fn check_matched_host(pattern: &[u8], host: &[u8]) -> Result<(), MxError> {
     if let [b'*', b'.', suffix @ ..] = pattern {
         let first = &host[..host.len().saturating_sub(suffix.len() + 1)];
-        if host.len() > name::MAX_NAME_LEN || name::validate(first).is_err() {
+        if host.len() > name::MAX_NAME_LEN || !name::label_is_valid(first) {
             return Err(MxError::BadHost);
         }
     }
-    if name::looks_like_ipv4(host) {
+    // The host ends like the pattern, so only a final digit can make it
+    // an address; testing that byte first skips the scan for real names.
+    if host.last().is_some_and(u8::is_ascii_digit) && name::looks_like_ipv4(host) {
         return Err(MxError::IpLiteral);
     }
     Ok(())
@@ -93,7 +95,63 @@ pub fn check_matched_host(pattern: &[u8], host: &[u8]) -> Result<(), MxError> {
 /// [`prepare_host`]. This is the hot path; it does no validation.
 #[inline]
 pub fn matches_prepared(pattern: &[u8], host: &[u8]) -> bool {
-    name::wildcard_match(pattern, host)
+    matches_validated(pattern, host)
+}
+
+/// [`name::wildcard_match`] for a `pattern` known to be valid and a
+/// `host` that may be anything (it is checked afterwards with
+/// [`check_matched_host`]): lengths first, then the bytes eight at a time.
+#[inline]
+pub(crate) fn matches_validated(pattern: &[u8], host: &[u8]) -> bool {
+    match pattern {
+        // `dot_suffix` is `.example.com`: the host must end with it and
+        // have one non-empty label without a dot before it.
+        [b'*', dot_suffix @ ..] => match host.len().checked_sub(dot_suffix.len()) {
+            Some(split @ 1..) => {
+                let (first, tail) = host.split_at(split);
+                name::eq_valid_ignore_case(dot_suffix, tail) && !first.contains(&b'.')
+            }
+            _ => false,
+        },
+        _ => name::eq_valid_ignore_case(pattern, host),
+    }
+}
+
+/// One step of [`Policy::match_mx`](crate::Policy::match_mx) for a
+/// validated `pattern` and a host whose root dot is gone: `None` when the
+/// pattern does not match, else the verdict on the host.
+#[inline(always)]
+pub(crate) fn match_validated(pattern: &[u8], host: &[u8]) -> Option<Result<(), MxError>> {
+    match pattern {
+        // `dot_suffix` is `.example.com`: the host must be one label
+        // without a dot followed by it.
+        [b'*', dot_suffix @ ..] => {
+            let split = host.len().checked_sub(dot_suffix.len())?;
+            let (label, tail) = host.split_at(split);
+            if !name::eq_valid_ignore_case(dot_suffix, tail) {
+                return None;
+            }
+            if !name::label_is_valid(label) || host.len() > name::MAX_NAME_LEN {
+                // Two labels where the wildcard stands for one is no
+                // match; anything else wrong makes the host invalid.
+                return match label.contains(&b'.') {
+                    true => None,
+                    false => Some(Err(MxError::BadHost)),
+                };
+            }
+        }
+        _ => {
+            if !name::eq_valid_ignore_case(pattern, host) {
+                return None;
+            }
+        }
+    }
+    // The host ends like the pattern, so only a final digit can make it
+    // an address; testing that byte first skips the scan for real names.
+    if host.last().is_some_and(u8::is_ascii_digit) && name::looks_like_ipv4(host) {
+        return Some(Err(MxError::IpLiteral));
+    }
+    Some(Ok(()))
 }
 
 #[cfg(test)]

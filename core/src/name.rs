@@ -147,6 +147,93 @@ fn ldh_word(w: u64) -> Option<u64> {
     }
 }
 
+/// The length of the longest prefix of `s` made of letters, digits, `-`
+/// and `.`, if that prefix is a valid `Domain` (see [`validate`]); `None`
+/// if it is not (including when it is empty). The policy fast path uses
+/// it to find and check an mx value in one pass.
+///
+/// Eight bytes at a time: each word gives masks of its name bytes, dots
+/// and hyphens (the high bit of each byte), and the label rules become
+/// two mask tests against the byte before (a carry between words).
+#[inline]
+pub(crate) fn scan_domain(s: &[u8]) -> Option<usize> {
+    // High bits standing for "the byte before this word was a dot (or the
+    // start)" and "... was a hyphen", in the position of byte 0.
+    let mut before_dot = 0x80u64;
+    let mut before_hyphen = 0u64;
+    let mut bad = 0u64;
+    let mut base = 0usize;
+    loop {
+        let w = word_padded(s, base);
+        let (ldh, dot, hyphen) = classify(w);
+        // Bytes of the name in this word: those before the first non-LDH.
+        let stop = !ldh & HI;
+        let region = stop.wrapping_sub(1);
+        let prev_dot = (dot << 8) | before_dot;
+        let prev_hyphen = (hyphen << 8) | before_hyphen;
+        // A dot or hyphen right after a dot or the start (empty label,
+        // leading hyphen); a dot right after a hyphen (trailing hyphen).
+        bad |= (((dot | hyphen) & prev_dot) | (dot & prev_hyphen)) & region;
+        if stop != 0 {
+            let n = base + (stop.trailing_zeros() / 8) as usize;
+            // The last byte must not be a dot or a hyphen: it is the byte
+            // before the stop, which prev_* describe.
+            let last = (prev_dot | prev_hyphen) & stop & stop.wrapping_neg();
+            if bad != 0 || last != 0 || n == 0 || n > MAX_NAME_LEN {
+                return None;
+            }
+            // Labels are short unless the name is long.
+            if n > MAX_LABEL_LEN && validate(s.get(..n)?).is_err() {
+                return None;
+            }
+            return Some(n);
+        }
+        before_dot = dot >> 56;
+        before_hyphen = hyphen >> 56;
+        base += 8;
+    }
+}
+
+/// The eight bytes at `i`, padded with zeros past the end of `s` (a zero
+/// byte is not a name byte, so a name stops there).
+#[inline(always)]
+fn word_padded(s: &[u8], i: usize) -> u64 {
+    match s.get(i..i.wrapping_add(8)) {
+        Some(src) => {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(src);
+            u64::from_le_bytes(w)
+        }
+        None => {
+            let mut w = [0u8; 8];
+            for (dst, src) in w.iter_mut().zip(s.get(i..).unwrap_or_default()) {
+                *dst = *src;
+            }
+            u64::from_le_bytes(w)
+        }
+    }
+}
+
+/// Masks (high bit of each byte) of the letters/digits/`-`/`.`, the dots
+/// and the hyphens of a word of any bytes.
+#[inline(always)]
+fn classify(w: u64) -> (u64, u64, u64) {
+    // Classify the low seven bits, which cannot carry between bytes, and
+    // drop the bytes whose high bit was set (non-ASCII).
+    let ascii = !w & HI;
+    let x = w & !HI;
+    // Setting bit 5 folds upper-case letters onto lower case; no other
+    // byte lands on a-z.
+    let letter = bytes_in(x | (LO * 0x20), b'a', b'z');
+    let digit = bytes_in(x, b'0', b'9');
+    let dot_or_hyphen = bytes_in(x, b'-', b'.') & ascii;
+    // '-' is 0x2d and '.' is 0x2e: bit 0 tells them apart.
+    let hyphen = dot_or_hyphen & (x << 7);
+    let dot = dot_or_hyphen & !hyphen;
+    let ldh = ((letter | digit) & ascii) | dot_or_hyphen;
+    (ldh, dot, hyphen)
+}
+
 /// 1 to 63 octets, not starting or ending with a hyphen (the characters
 /// were checked already).
 #[inline(always)]
@@ -216,6 +303,65 @@ pub fn strip_root(host: &[u8]) -> &[u8] {
 #[inline]
 pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
     a.eq_ignore_ascii_case(b)
+}
+
+/// ASCII case-insensitive equality of `valid`, a valid host name or part
+/// of one (letters, digits, `-`, `.`), with arbitrary bytes `other`.
+///
+/// Eight bytes at a time: a byte may differ only in bit 5 (0x20), and only
+/// where `valid` has a letter (bit 6 set; digits, `-` and `.` have it
+/// clear), in which case `other` holds the same letter in the other case.
+#[inline]
+pub fn eq_valid_ignore_case(valid: &[u8], other: &[u8]) -> bool {
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    #[inline(always)]
+    fn differ(v: u64, o: u64) -> u64 {
+        (v ^ o) & !((v >> 1) & FOLD)
+    }
+    let n = valid.len();
+    if n != other.len() {
+        return false;
+    }
+    if n < 8 {
+        return valid
+            .iter()
+            .zip(other)
+            .all(|(&v, &o)| (v ^ o) & !((v >> 1) & 0x20) == 0);
+    }
+    // Words at 0, 8 and n - 8 cover up to 24 bytes (overlapping when
+    // shorter), which is most host names; longer ones loop over the rest,
+    // leaving at the first difference (which also keeps LLVM from
+    // unrolling a loop that usually runs zero times).
+    let last = n - 8;
+    let mut diff = differ(word_at(valid, 0), word_at(other, 0))
+        | differ(word_at(valid, last), word_at(other, last));
+    if n > 16 {
+        diff |= differ(word_at(valid, 8), word_at(other, 8));
+        let mut i = 16;
+        while i < last && diff == 0 {
+            diff |= differ(word_at(valid, i), word_at(other, i));
+            i += 8;
+        }
+    }
+    diff == 0
+}
+
+/// The eight bytes at `i` as a little-endian word (0 past the end, which
+/// callers never ask for).
+#[inline(always)]
+pub(crate) fn word_at(s: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    if let Some(src) = s.get(i..i.wrapping_add(8)) {
+        w.copy_from_slice(src);
+    }
+    u64::from_le_bytes(w)
+}
+
+/// Whether `label` is one valid label: 1 to 63 letters, digits and
+/// hyphens, not starting or ending with a hyphen.
+#[inline]
+pub fn label_is_valid(label: &[u8]) -> bool {
+    label_ok(label) && label.iter().all(|&b| CLASS[b as usize].wrapping_sub(1) < 2)
 }
 
 /// Whether a *valid* host name is really an IPv4 address in dotted form.
@@ -350,6 +496,111 @@ mod tests {
                 "{:?} vs {:?}",
                 core::str::from_utf8(p),
                 core::str::from_utf8(r)
+            );
+        }
+    }
+
+    #[test]
+    fn rfc5321_4_1_2_scan_domain_stops_at_first_non_name_byte() {
+        // (input, length of the valid name it starts with)
+        let cases: &[(&[u8], Option<usize>)] = &[
+            (b"mx1.example.com\r\n", Some(15)),
+            (b"mx1.example.com", Some(15)),
+            (b"a\n", Some(1)),
+            (b"a", Some(1)),
+            (b"xn--mnchen-3ya.example\n", Some(22)),
+            (b"a-b.c-d e", Some(7)),
+            (b"MX.Example.NET\n", Some(14)),
+            (b"eu.mail.example.net:x", Some(19)),
+            (b"a.b\xc3\xbc", Some(3)),
+            (b"0123456789.0123456789.0123456789.0123456789\n", Some(43)),
+            (b"", None),
+            (b"\n", None),
+            (b".a\n", None),
+            (b"a.\n", None),
+            (b"a.", None),
+            (b"a..b\n", None),
+            (b"-a\n", None),
+            (b"a-\n", None),
+            (b"a-.b\n", None),
+            (b"a.-b\n", None),
+            (b"abcdefg.-bcdefg\n", None),
+            (b"abcdefgh-.bcdefg\n", None),
+            (b"abcdefg-\n", None),
+            (b"abcdefgh.\n", None),
+            (b"*.example.com", None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(scan_domain(input), *want, "{:?}", core::str::from_utf8(input));
+        }
+        // Long labels and names: the limits of RFC 1035 §2.3.4.
+        let mut long = [b'a'; 300];
+        assert_eq!(scan_domain(&long[..63]), Some(63));
+        assert_eq!(scan_domain(&long[..64]), None);
+        for i in [63, 127, 191] {
+            long[i] = b'.';
+        }
+        assert_eq!(scan_domain(&long[..253]), Some(253));
+        assert_eq!(scan_domain(&long[..254]), None);
+    }
+
+    #[test]
+    fn scan_domain_agrees_with_validate_at_every_cut() {
+        // Every prefix of names built from the tricky bytes, followed by a
+        // terminator, at every alignment: scan_domain must say what
+        // validate says of the name.
+        let alphabet: &[u8] = b"a-.Z9";
+        let mut buf = [0u8; 12];
+        for len in 0..=9usize {
+            let combos = alphabet.len().pow(len as u32);
+            for mut k in 0..combos {
+                for b in buf.iter_mut().take(len) {
+                    *b = alphabet[k % alphabet.len()];
+                    k /= alphabet.len();
+                }
+                buf[len] = b'\n';
+                let want = validate(&buf[..len]).ok().map(|()| len);
+                assert_eq!(
+                    scan_domain(&buf[..=len]),
+                    want,
+                    "{:?}",
+                    core::str::from_utf8(&buf[..len])
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rfc4343_eq_valid_ignore_case() {
+        let cases: &[(&[u8], &[u8], bool)] = &[
+            (b"mx.example.com", b"MX.EXAMPLE.COM", true),
+            (b"MX.example.com", b"mx.EXAMPLE.com", true),
+            (b"a1-.b", b"A1-.B", true),
+            (b"mx.example.com", b"mx.example.con", false),
+            (b"mx.example.com", b"mx.example.co", false),
+            // Only letters fold: 0x20 apart is not a match elsewhere.
+            (b"a.b", b"a\x0eb", false),
+            (b"a-b", b"a\x0db", false),
+            (b"a1b", b"a\x11b", false),
+            (b"abcdefgh.1", b"ABCDEFGH\x0e1", false),
+            (b"abcdefgh1jklmnopq.st", b"ABCDEFGH\x11JKLMNOPQ.ST", false),
+            (b"abcdefgh1jklmnopqrstuvwxyz.com", b"ABCDEFGH1JKLMNOPQRSTUVWXYZ.COM", true),
+            (b"abcdefgh1jklmnopqrstuvwxyz.com", b"ABCDEFGH1JKLMNOPQRSTUVWXYZ.CON", false),
+            (b"abcdefgh1jklmnopqrstuvwxyz.com", b"ABCDEFGH1JKLMNOPQRSTUVWXY\x1a.COM", false),
+        ];
+        for (valid, other, want) in cases {
+            assert_eq!(
+                eq_valid_ignore_case(valid, other),
+                *want,
+                "{:?} vs {:?}",
+                core::str::from_utf8(valid),
+                core::str::from_utf8(other)
+            );
+            assert_eq!(
+                valid.eq_ignore_ascii_case(other),
+                *want,
+                "model disagrees on {:?}",
+                core::str::from_utf8(valid)
             );
         }
     }

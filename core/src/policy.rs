@@ -162,7 +162,22 @@ impl PolicyErrorAt {
 /// Parses a policy file; see the module documentation for the rules.
 #[inline]
 pub fn parse(text: &[u8]) -> Result<Policy<'_>, PolicyError> {
-    parse_detailed(text).map_err(|e| e.error)
+    // Policies as published almost always have the plain shape the fast
+    // path reads; it returns `None` for anything else, valid or not.
+    match fast::parse(text) {
+        Some(policy) => Ok(policy),
+        None => parse_detailed(text).map_err(|e| e.error),
+    }
+}
+
+/// The fast path of [`parse`] alone: `Some` only for policies of the
+/// common shape it reads (see the source of `policy::fast`), and then
+/// exactly what [`parse_detailed`] gives. For tests and benchmarks that
+/// check the two agree; use [`parse`].
+#[doc(hidden)]
+#[inline]
+pub fn parse_fast_path(text: &[u8]) -> Option<Policy<'_>> {
+    fast::parse(text)
 }
 
 /// Like [`parse`], but also says where the first error is.
@@ -416,8 +431,8 @@ impl<'a> Policy<'a> {
         let inline = self.parts.mx_count.min(INLINE_MX);
         for span in self.parts.inline.get(..inline).unwrap_or_default() {
             if let Some(p) = span_slice(self.text, *span) {
-                if mx::matches_prepared(p, host) {
-                    return mx::check_matched_host(p, host);
+                if let Some(verdict) = mx::match_validated(p, host) {
+                    return verdict;
                 }
             }
         }
@@ -425,8 +440,8 @@ impl<'a> Policy<'a> {
             let mut rest = self.mx();
             rest.index = INLINE_MX;
             for p in rest {
-                if mx::matches_prepared(p, host) {
-                    return mx::check_matched_host(p, host);
+                if let Some(verdict) = mx::match_validated(p, host) {
+                    return verdict;
                 }
             }
         }
@@ -489,5 +504,6 @@ impl<'a> Iterator for MxIter<'a> {
     }
 }
 
+mod fast;
 #[cfg(test)]
 mod tests;

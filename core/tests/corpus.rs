@@ -12,10 +12,16 @@ fn rfc8461_3_2_corpus_policies() {
     let rows = read_tsv("INDEX.tsv");
     assert!(rows.len() >= 200, "corpus has {} rows", rows.len());
     let mut failures = Vec::new();
+    let mut fast = 0usize;
     for row in &rows {
         let file = row.get("file");
         let text = std::fs::read(corpus_dir().join(file.as_ref())).expect("policy file");
         let want = policy_verdict(row);
+        // The fast path of `parse` declines or agrees with the full parser.
+        if let Some(p) = policy::parse_fast_path(&text) {
+            assert_eq!(Ok(p), policy::parse_detailed(&text), "{file}");
+            fast += 1;
+        }
         match (policy::parse(&text), want) {
             (Ok(p), Verdict::Valid) => {
                 let mx: Vec<String> = p
@@ -61,6 +67,14 @@ fn rfc8461_3_2_corpus_policies() {
         failures.len(),
         failures.join("\n")
     );
+    // Published policies mostly have the plain shape the fast path reads;
+    // if it stopped taking them this test would no longer exercise it.
+    let valid = rows
+        .iter()
+        .filter(|r| matches!(policy_verdict(r), Verdict::Valid))
+        .count();
+    eprintln!("fast path took {fast} of {} policies ({valid} valid)", rows.len());
+    assert!(fast * 2 > valid, "fast path took only {fast} of {valid} valid policies");
 }
 
 /// Runs every record of a corpus file through `accepts` and compares with

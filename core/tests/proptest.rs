@@ -144,6 +144,10 @@ proptest! {
             Ok(p) => p,
             Err(e) => return Err(TestCaseError::fail(format!("{e}: {:?}", case.text))),
         };
+        // The fast path either declines or gives exactly the full parse.
+        if let Some(fast) = policy::parse_fast_path(case.text.as_bytes()) {
+            prop_assert_eq!(Ok(fast), policy::parse_detailed(case.text.as_bytes()));
+        }
         prop_assert_eq!(p.mode(), case.mode);
         prop_assert_eq!(p.max_age(), case.max_age);
         prop_assert_eq!(p.mx_count(), case.mx.len());
@@ -355,6 +359,10 @@ proptest! {
         data in prop_oneof![prop::collection::vec(any::<u8>(), 0..512), policy_like()],
         host in prop::collection::vec(any::<u8>(), 0..40),
     ) {
+        if let Some(fast) = policy::parse_fast_path(&data) {
+            prop_assert_eq!(Ok(fast), policy::parse_detailed(&data));
+        }
+        prop_assert_eq!(policy::parse(&data), policy::parse_detailed(&data).map_err(|e| e.error));
         match policy::parse_detailed(&data) {
             Ok(p) => {
                 prop_assert!(p.mode() == Mode::None || p.mx_count() > 0);

@@ -369,3 +369,69 @@ fn from_parts_with_garbage_never_panics() {
     assert_eq!(q.mx_at(100), None);
     assert_eq!(q.match_mx(b"mx1.example.com"), Err(MxError::NoMatch));
 }
+
+#[test]
+fn rfc8461_3_2_fast_path_takes_plain_policies_and_agrees() {
+    // (text, whether the fast path must take it): every case must parse
+    // the same with and without it.
+    let cases: &[(&[u8], bool)] = &[
+        (OK, true),
+        (
+            b"version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmx: *.mail.example.net\r\nmax_age: 604800\r\n",
+            true,
+        ),
+        (b"version: STSv1\nmode: none\nmax_age: 0001", true),
+        (b"mode: testing\nmx: a\nmax_age: 31557600\nversion: STSv1\n", true),
+        (b"version: STSv1\r\nmode: none\nmax_age: 1", true),
+        // Shapes the fast path leaves to the full parser, valid or not.
+        (b"version: STSv1\nmode: none\nmax_age: 1\nfoo: bar\n", false),
+        (b"version:STSv1\nmode: none\nmax_age: 1\n", false),
+        (b"version: STSv1 \nmode: none\nmax_age: 1\n", false),
+        (b"version: STSv1\nmode: none\nmode: enforce\nmax_age: 1\n", false),
+        (b"version: STSv1\nmode: none\nmax_age: 1\n\n", false),
+        (b"version: STSv1\nmode: none\nmax_age: 1\r", false),
+        (b"version: STSv1\nmode: enforce\nmax_age: 1\n", false),
+        (b"version: STSv1\nmode: enforce\nmx: a..b\nmax_age: 1\n", false),
+        (b"version: STSv1\nmode: enforce\nmx: *.\nmax_age: 1\n", false),
+        (b"version: STSv1\nmode: enforce\nmx: *a.b\nmax_age: 1\n", false),
+        (b"version: STSv1\nmode: enforce\nmx: a.b \nmax_age: 1\n", false),
+        (b"version: STSv1\nmode: enforce\nmx: a_b\nmax_age: 1\n", false),
+        (b"version: STSv1\nmode: enforce\nmx: a.b\nmax_age: 31557601\n", false),
+        (b"version: STSv1\nmode: enforce\nmx: a.b\nmax_age: 00000000001\n", false),
+        (b"version: STSv1\nmode: enforce\nmx: a.b\nmax_age: \n", false),
+        (b"version: STSv1\nmode: enforced\nmx: a.b\nmax_age: 1\n", false),
+        (b"version: STSv10\nmode: enforce\nmx: a.b\nmax_age: 1\n", false),
+        (b"\xef\xbb\xbfversion: STSv1\nmode: none\nmax_age: 1\n", false),
+        (b"", false),
+        (b"mx: ", false),
+    ];
+    for (text, taken) in cases {
+        let fast = parse_fast_path(text);
+        assert_eq!(fast.is_some(), *taken, "{:?}", core::str::from_utf8(text));
+        if let Some(p) = fast {
+            assert_eq!(Ok(p), parse_detailed(text), "{:?}", core::str::from_utf8(text));
+        }
+        assert_eq!(parse(text), parse_detailed(text).map_err(|e| e.error));
+    }
+}
+
+#[test]
+fn rfc8461_3_2_fast_path_keeps_positions_past_the_inline_ones() {
+    let head = b"version: STSv1\nmode: enforce\nmax_age: 86400\n";
+    let line = b"mx: mx00.example.com\n";
+    let mut text = [0u8; 46 + 20 * 21];
+    text[..head.len()].copy_from_slice(head);
+    for i in 0..20 {
+        let at = head.len() + i * line.len();
+        let dst = &mut text[at..at + line.len()];
+        dst.copy_from_slice(line);
+        dst[6] = b'0' + (i / 10) as u8;
+        dst[7] = b'0' + (i % 10) as u8;
+    }
+    let text = &text[..head.len() + 20 * line.len()];
+    let fast = parse_fast_path(text).unwrap_or_else(|| panic!("fast path declined"));
+    assert_eq!(Ok(fast), parse_detailed(text));
+    assert_eq!(fast.mx_count(), 20);
+    assert_eq!(fast.mx_at(19), Some(&b"mx19.example.com"[..]));
+    assert_eq!(fast.match_mx(b"MX13.example.com."), Ok(()));
+}
