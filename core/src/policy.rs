@@ -163,11 +163,13 @@ impl PolicyErrorAt {
 #[inline]
 pub fn parse(text: &[u8]) -> Result<Policy<'_>, PolicyError> {
     // Policies as published almost always have the plain shape the fast
-    // path reads; it returns `None` for anything else, valid or not.
-    match fast::parse(text) {
-        Some(policy) => Ok(policy),
-        None => parse_detailed(text).map_err(|e| e.error),
+    // path reads; it returns `None` for anything else, valid or not. On
+    // 32-bit targets (firmware) code size matters more, so they skip it.
+    #[cfg(target_pointer_width = "64")]
+    if let Some(policy) = fast::parse(text) {
+        return Ok(policy);
     }
+    parse_detailed(text).map_err(|e| e.error)
 }
 
 /// The fast path of [`parse`] alone: `Some` only for policies of the

@@ -73,8 +73,14 @@ fn rfc8461_3_2_corpus_policies() {
         .iter()
         .filter(|r| matches!(policy_verdict(r), Verdict::Valid))
         .count();
-    eprintln!("fast path took {fast} of {} policies ({valid} valid)", rows.len());
-    assert!(fast * 2 > valid, "fast path took only {fast} of {valid} valid policies");
+    eprintln!(
+        "fast path took {fast} of {} policies ({valid} valid)",
+        rows.len()
+    );
+    assert!(
+        fast * 2 > valid,
+        "fast path took only {fast} of {valid} valid policies"
+    );
 }
 
 /// Runs every record of a corpus file through `accepts` and compares with

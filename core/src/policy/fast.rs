@@ -69,33 +69,25 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
                 pos + 14
             }
             MODE if mode.is_none() => {
-                let (m, n) = match text.get(pos + 6..)? {
-                    [b'e', b'n', b'f', b'o', b'r', b'c', b'e', ..] => (Mode::Enforce, 7),
-                    [b't', b'e', b's', b't', b'i', b'n', b'g', ..] => (Mode::Testing, 7),
-                    [b'n', b'o', b'n', b'e', ..] => (Mode::None, 4),
-                    _ => return None,
-                };
-                if text.get(pos + 4..pos + 6)? != b": " {
+                let line = text.get(pos..)?;
+                let (m, n) = if line.starts_with(b"mode: enforce") {
+                    (Mode::Enforce, 13)
+                } else if line.starts_with(b"mode: testing") {
+                    (Mode::Testing, 13)
+                } else if line.starts_with(b"mode: none") {
+                    (Mode::None, 10)
+                } else {
                     return None;
-                }
+                };
                 mode = Some(m);
-                pos + 6 + n
+                pos + n
             }
             MAX_AGE if max_age.is_none() => {
                 if text.get(pos + 4..pos + 9)? != b"age: " {
                     return None;
                 }
-                let digits = text.get(pos + 9..)?;
-                let mut value = 0u64;
-                let mut n = 0usize;
-                for &d in digits.iter().take(11) {
-                    if !d.is_ascii_digit() {
-                        break;
-                    }
-                    value = value * 10 + u64::from(d - b'0');
-                    n += 1;
-                }
-                if n == 0 || n > 10 || value > u64::from(MAX_AGE_LIMIT) {
+                let (value, n) = digits(text.get(pos + 9..)?)?;
+                if value > u64::from(MAX_AGE_LIMIT) {
                     return None;
                 }
                 max_age = Some(value as u32);
@@ -103,13 +95,11 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
             }
             _ => return None,
         };
-        pos = match text.get(end..end + 2) {
+        pos = match text.get(end) {
+            Some(b'\n') => end + 1,
+            Some(b'\r') if text.get(end + 1) == Some(&b'\n') => end + 2,
             None if end == len => len,
-            Some([b'\n', ..]) => end + 1,
-            Some([b'\r', b'\n']) => end + 2,
-            // A lone LF at the very end is covered above; anything else
-            // (a CR alone, whitespace, a stray byte) is the full parser's.
-            _ if text.get(end) == Some(&b'\n') => end + 1,
+            // A CR alone, whitespace, a stray byte: the full parser's.
             _ => return None,
         };
     }
@@ -129,4 +119,83 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
             rest_from,
         },
     })
+}
+
+/// The value and length of the 1 to 10 digits `s` starts with; `None` if
+/// there are none or more than 10.
+#[inline(always)]
+fn digits(s: &[u8]) -> Option<(u64, usize)> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    if let Some(&[a, b, c, d, e, f, g, h]) = s.get(..8) {
+        // Eight bytes at once: digits become 0..=9, anything else has its
+        // high bit set after adding 0x76 (or had it already).
+        let x = u64::from_le_bytes([a, b, c, d, e, f, g, h]) ^ (LO * 0x30);
+        let not_digit = (((x & !HI) + LO * 0x76) | x) & HI;
+        let n = (not_digit.trailing_zeros() / 8) as usize;
+        if n == 0 {
+            return None;
+        }
+        if n < 8 {
+            // The n digits moved to the high bytes read as a number with
+            // leading zeros; three multiply-and-shift steps combine
+            // digits in pairs, fours and eights.
+            let v = x << (8 * (8 - n));
+            let v = (v & (LO * 0x0f)).wrapping_mul(2561) >> 8;
+            let v = (v & 0x00ff_00ff_00ff_00ff).wrapping_mul(6_553_601) >> 16;
+            let v = (v & 0x0000_ffff_0000_ffff).wrapping_mul(42_949_672_960_001) >> 32;
+            return Some((v, n));
+        }
+    }
+    // Short texts and eight or more digits: one at a time.
+    let mut value = 0u64;
+    let mut n = 0usize;
+    for &d in s.iter().take(11) {
+        if !d.is_ascii_digit() {
+            break;
+        }
+        value = value * 10 + u64::from(d - b'0');
+        n += 1;
+    }
+    (1..=10).contains(&n).then_some((value, n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::digits;
+
+    #[test]
+    fn rfc8461_3_2_max_age_digits() {
+        let cases: &[(&[u8], Option<(u64, usize)>)] = &[
+            (b"604800\r\n", Some((604_800, 6))),
+            (b"604800", Some((604_800, 6))),
+            (b"0\n      ", Some((0, 1))),
+            (b"1234567\n", Some((1_234_567, 7))),
+            (b"31557600\n", Some((31_557_600, 8))),
+            (b"0031557600\n", Some((31_557_600, 10))),
+            (b"99999999999\n", None),
+            (b"x1234567", None),
+            (b"", None),
+            (b"12\xb3\x00\x00\x00\x00\x00", Some((12, 2))),
+            (b"9/:99999", Some((9, 1))),
+        ];
+        for (s, want) in cases {
+            assert_eq!(digits(s), *want, "{:?}", s);
+        }
+        // Every length and digit at every place, against the slow loop.
+        for len in 1..=7usize {
+            for d in 0..=9u8 {
+                for at in 0..len {
+                    let mut buf = *b"12345678\n\n";
+                    buf[at] = b'0' + d;
+                    buf[len] = b'\n';
+                    let want: u64 = core::str::from_utf8(&buf[..len])
+                        .ok()
+                        .and_then(|t| t.parse().ok())
+                        .unwrap_or(u64::MAX);
+                    assert_eq!(digits(&buf), Some((want, len)));
+                }
+            }
+        }
+    }
 }

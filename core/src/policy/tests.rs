@@ -409,7 +409,12 @@ fn rfc8461_3_2_fast_path_takes_plain_policies_and_agrees() {
         let fast = parse_fast_path(text);
         assert_eq!(fast.is_some(), *taken, "{:?}", core::str::from_utf8(text));
         if let Some(p) = fast {
-            assert_eq!(Ok(p), parse_detailed(text), "{:?}", core::str::from_utf8(text));
+            assert_eq!(
+                Ok(p),
+                parse_detailed(text),
+                "{:?}",
+                core::str::from_utf8(text)
+            );
         }
         assert_eq!(parse(text), parse_detailed(text).map_err(|e| e.error));
     }
