@@ -414,7 +414,8 @@ pub fn eq_valid_ignore_case(valid: &[u8], other: &[u8]) -> bool {
     if n != other.len() {
         return false;
     }
-    if n < 8 {
+    // On 32-bit targets (firmware) the byte loop is the smaller code.
+    if n < 8 || cfg!(not(target_pointer_width = "64")) {
         return valid
             .iter()
             .zip(other)
