@@ -147,54 +147,60 @@ fn ldh_word(w: u64) -> Option<u64> {
     }
 }
 
-/// The length of the longest prefix of `s` made of letters, digits, `-`
-/// and `.`, if that prefix is a valid `Domain` (see [`validate`]); `None`
-/// if it is not (including when it is empty). The policy fast path uses
-/// it to find and check an mx value in one pass.
+/// [`scan_domain_at`] from the start of `s`, giving the length of the name.
+#[cfg(test)]
+fn scan_domain(s: &[u8]) -> Option<usize> {
+    scan_domain_with::<block::Native>(s, 0)
+}
+
+/// Where the longest run of letters, digits, `-` and `.` that starts at
+/// `s[from]` ends (an index into `s`), if that run is a valid `Domain`
+/// (see [`validate`]); `None` if it is not, including when it is empty.
+/// The policy fast path uses it to find and check an mx value in one pass.
 ///
 /// A block of bytes at a time (16 with SSE2 on x86_64, else 8 in a
-/// `u64`): each block gives bit masks of its name bytes, dots and hyphens,
-/// and the label rules become two mask tests against the byte before (a
-/// carry between blocks).
+/// `u64`): each block gives a bit mask of its name bytes, which finds the
+/// end, and one of the `..`, `.-` and `-.` pairs, which are the only ways
+/// to break the label rules inside a name once its first and last bytes
+/// are letters or digits.
 #[inline]
-pub(crate) fn scan_domain(s: &[u8]) -> Option<usize> {
-    scan_domain_with::<block::Native>(s)
+pub(crate) fn scan_domain_at(s: &[u8], from: usize) -> Option<usize> {
+    scan_domain_with::<block::Native>(s, from)
 }
 
 #[inline(always)]
-fn scan_domain_with<B: block::Classify>(s: &[u8]) -> Option<usize> {
-    // Bit 0 of these says "the byte before the block was a dot (or the
-    // start of the name)" and "... was a hyphen".
-    let mut before_dot = 1u32;
-    let mut before_hyphen = 0u32;
+fn scan_domain_with<B: block::Classify>(s: &[u8], from: usize) -> Option<usize> {
+    // The first byte must start a label: a letter or a digit (all of which
+    // are above '-', '.' and '/').
+    if *s.get(from)? < b'0' {
+        return None;
+    }
     let mut bad = 0u32;
-    let mut base = 0usize;
+    let mut base = from;
     loop {
-        let (ldh, dot, hyphen) = B::classify(s, base);
+        let (ldh, pair) = B::classify(s, base);
         // Bytes of the name in this block: those before the first non-LDH.
         let stop = !ldh & B::ALL;
-        let region = stop.wrapping_sub(1);
-        let prev_dot = (dot << 1) | before_dot;
-        let prev_hyphen = (hyphen << 1) | before_hyphen;
-        // A dot or hyphen right after a dot or the start (empty label,
-        // leading hyphen); a dot right after a hyphen (trailing hyphen).
-        bad |= (((dot | hyphen) & prev_dot) | (dot & prev_hyphen)) & region;
+        // `..`, `.-` or `-.` inside the name: an empty label or a label
+        // ending or starting with a hyphen. The mask keeps the pairs whose
+        // second byte is still before the stop.
+        bad |= pair & (stop.wrapping_sub(1) >> 1);
         if stop != 0 {
-            let n = base + stop.trailing_zeros() as usize;
-            // The last byte must not be a dot or a hyphen: it is the byte
-            // before the stop, which prev_* describe.
-            let last = (prev_dot | prev_hyphen) & stop & stop.wrapping_neg();
-            if bad != 0 || last != 0 || n == 0 || n > MAX_NAME_LEN {
+            let end = base + stop.trailing_zeros() as usize;
+            let n = end - from;
+            if bad != 0 || n == 0 || n > MAX_NAME_LEN {
+                return None;
+            }
+            // The last byte must end a label: a letter or a digit.
+            if *s.get(end.wrapping_sub(1))? < b'0' {
                 return None;
             }
             // Labels are short unless the name is long.
-            if n > MAX_LABEL_LEN && validate(s.get(..n)?).is_err() {
+            if n > MAX_LABEL_LEN && validate(s.get(from..end)?).is_err() {
                 return None;
             }
-            return Some(n);
+            return Some(end);
         }
-        before_dot = dot >> (B::LEN - 1);
-        before_hyphen = hyphen >> (B::LEN - 1);
         base += B::LEN;
     }
 }
@@ -206,13 +212,14 @@ fn scan_domain_with<B: block::Classify>(s: &[u8]) -> Option<usize> {
 mod block {
     use super::{bytes_in, HI, LO};
 
-    /// Bit masks (bit k for byte k) of the name bytes, dots and hyphens
-    /// among the `LEN` bytes at `i`, zeros past the end of `s` (which are
-    /// not name bytes).
+    /// For the `LEN` bytes at `i` (zeros past the end of `s`, which are
+    /// not name bytes), bit masks (bit k for byte k) of the name bytes and
+    /// of the bytes that start a pair `..`, `.-` or `-.` with the byte
+    /// after them (valid whenever both bytes are name bytes).
     pub(super) trait Classify {
         const LEN: usize;
         const ALL: u32;
-        fn classify(s: &[u8], i: usize) -> (u32, u32, u32);
+        fn classify(s: &[u8], i: usize) -> (u32, u32);
     }
 
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
@@ -229,18 +236,29 @@ mod block {
         const ALL: u32 = 0xffff;
 
         #[inline(always)]
-        fn classify(s: &[u8], i: usize) -> (u32, u32, u32) {
+        fn classify(s: &[u8], i: usize) -> (u32, u32) {
             use safe_arch::{
                 add_i8_m128i, bitandnot_m128i, bitor_m128i, cmp_eq_mask_i8_m128i,
                 cmp_gt_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+                sub_saturating_u8_m128i, zeroed_m128i,
             };
-            let x = match s.get(i..i.wrapping_add(16)) {
+            // This block and the next byte (for the pairs).
+            let (x, next) = match s.get(i..i.wrapping_add(17)) {
                 Some(src) => {
-                    let mut bytes = [0u8; 16];
-                    bytes.copy_from_slice(src);
-                    load_unaligned_m128i(&bytes)
+                    let mut a = [0u8; 16];
+                    let mut b = [0u8; 16];
+                    a.copy_from_slice(&src[..16]);
+                    b.copy_from_slice(&src[1..]);
+                    (load_unaligned_m128i(&a), load_unaligned_m128i(&b))
                 }
-                None => load_unaligned_m128i(&padded(s, i)),
+                None => {
+                    let p = padded(s, i);
+                    let mut a = [0u8; 16];
+                    let mut b = [0u8; 16];
+                    a.copy_from_slice(&p[..16]);
+                    b.copy_from_slice(&p[1..]);
+                    (load_unaligned_m128i(&a), load_unaligned_m128i(&b))
+                }
             };
             let splat = |b: u8| set_splat_i8_m128i(b as i8);
             // Signed compares after a shift of range: 'a'..='z' (upper
@@ -252,12 +270,13 @@ mod block {
             let dash_to_nine = cmp_gt_mask_i8_m128i(splat(0x8d), add_i8_m128i(x, splat(0x53)));
             let slash = cmp_eq_mask_i8_m128i(x, splat(b'/'));
             let ldh = bitandnot_m128i(slash, bitor_m128i(letter, dash_to_nine));
-            let dot = cmp_eq_mask_i8_m128i(x, splat(b'.'));
-            let hyphen = cmp_eq_mask_i8_m128i(x, splat(b'-'));
+            // Of two name bytes, only `-.`, `.-` (sum 0x5b) and `..` (0x5c)
+            // add up to 0x5b or 0x5c: subtract 0x5b, saturate at 1.
+            let sum = add_i8_m128i(add_i8_m128i(x, next), splat(0xa5));
+            let pair = cmp_eq_mask_i8_m128i(sub_saturating_u8_m128i(sum, splat(1)), zeroed_m128i());
             (
                 move_mask_i8_m128i(ldh) as u32,
-                move_mask_i8_m128i(dot) as u32,
-                move_mask_i8_m128i(hyphen) as u32,
+                move_mask_i8_m128i(pair) as u32,
             )
         }
     }
@@ -267,8 +286,8 @@ mod block {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     #[cold]
     #[inline(never)]
-    fn padded(s: &[u8], i: usize) -> [u8; 16] {
-        let mut bytes = [0u8; 16];
+    fn padded(s: &[u8], i: usize) -> [u8; 17] {
+        let mut bytes = [0u8; 17];
         for (dst, src) in bytes.iter_mut().zip(s.get(i..).unwrap_or_default()) {
             *dst = *src;
         }
@@ -283,7 +302,7 @@ mod block {
         const ALL: u32 = 0xff;
 
         #[inline(always)]
-        fn classify(s: &[u8], i: usize) -> (u32, u32, u32) {
+        fn classify(s: &[u8], i: usize) -> (u32, u32) {
             let w = word_padded(s, i);
             // Classify the low seven bits, which cannot carry between
             // bytes, and drop the bytes whose high bit was set.
@@ -298,7 +317,15 @@ mod block {
             let hyphen = dot_or_hyphen & (x << 7);
             let dot = dot_or_hyphen & !hyphen;
             let ldh = ((letter | digit) & ascii) | dot_or_hyphen;
-            (bits(ldh), bits(dot), bits(hyphen))
+            let (dot, dot_or_hyphen) = (bits(dot), bits(dot_or_hyphen));
+            let hyphen = dot_or_hyphen & !dot;
+            // The byte after the block, for the pair that straddles it.
+            let next = s.get(i.wrapping_add(8)).copied().unwrap_or(0);
+            let next_dot = u32::from(next == b'.') << 8;
+            let next_dh = u32::from(next == b'.' || next == b'-') << 8;
+            let pair =
+                (dot & ((dot_or_hyphen | next_dh) >> 1)) | (hyphen & ((dot | next_dot) >> 1));
+            (bits(ldh), pair)
         }
     }
 
@@ -631,7 +658,7 @@ mod tests {
                 core::str::from_utf8(input)
             );
             assert_eq!(
-                scan_domain_with::<block::Swar>(input),
+                scan_domain_with::<block::Swar>(input, 0),
                 *want,
                 "u64 blocks: {:?}",
                 core::str::from_utf8(input)
@@ -650,32 +677,35 @@ mod tests {
 
     #[test]
     fn scan_domain_agrees_with_validate_at_every_cut() {
-        // Every prefix of names built from the tricky bytes, followed by a
-        // terminator, at every alignment: scan_domain must say what
-        // validate says of the name.
+        // Names built from the tricky bytes after a run of letters (so
+        // that they cross the 8- and 16-byte block boundaries), followed
+        // by a terminator, with or without bytes after it: scan_domain
+        // must say what validate says of the name, with both classifiers.
         let alphabet: &[u8] = b"a-.Z9";
-        let mut buf = [0u8; 12];
-        for len in 0..=9usize {
-            let combos = alphabet.len().pow(len as u32);
-            for mut k in 0..combos {
-                for b in buf.iter_mut().take(len) {
-                    *b = alphabet[k % alphabet.len()];
-                    k /= alphabet.len();
+        let mut buf = [b'q'; 40];
+        for pad in [0usize, 5, 13] {
+            for len in 0..=7usize {
+                let combos = alphabet.len().pow(len as u32);
+                for mut k in 0..combos {
+                    buf[..pad].fill(b'q');
+                    for b in buf.iter_mut().skip(pad).take(len) {
+                        *b = alphabet[k % alphabet.len()];
+                        k /= alphabet.len();
+                    }
+                    let end = pad + len;
+                    buf[end] = b'\n';
+                    let want = validate(&buf[..end]).ok().map(|()| end);
+                    for tail in [end + 1, buf.len()] {
+                        let input = &buf[..tail];
+                        let name = core::str::from_utf8(&buf[..end]);
+                        assert_eq!(scan_domain(input), want, "{name:?}");
+                        assert_eq!(
+                            scan_domain_with::<block::Swar>(input, 0),
+                            want,
+                            "u64 blocks: {name:?}"
+                        );
+                    }
                 }
-                buf[len] = b'\n';
-                let want = validate(&buf[..len]).ok().map(|()| len);
-                assert_eq!(
-                    scan_domain(&buf[..=len]),
-                    want,
-                    "{:?}",
-                    core::str::from_utf8(&buf[..len])
-                );
-                assert_eq!(
-                    scan_domain_with::<block::Swar>(&buf[..=len]),
-                    want,
-                    "u64 blocks: {:?}",
-                    core::str::from_utf8(&buf[..len])
-                );
             }
         }
     }

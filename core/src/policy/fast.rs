@@ -43,23 +43,21 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
         let end = match head {
             MX => {
                 let start = pos + 4;
-                let rest = text.get(start..)?;
-                let domain = match rest {
-                    [b'*', b'.', domain @ ..] => domain,
-                    _ => rest,
+                let from = match text.get(start..start + 2) {
+                    Some(b"*.") => start + 2,
+                    _ => start,
                 };
-                let n = name::scan_domain(domain)?;
-                let value_len = n + (rest.len() - domain.len());
+                let end = name::scan_domain_at(text, from)?;
                 if let Some(slot) = inline.get_mut(mx_count) {
                     *slot = Span {
                         start: start as u32,
-                        len: value_len as u32,
+                        len: (end - start) as u32,
                     };
                 } else if mx_count == INLINE_MX {
                     rest_from = pos as u32;
                 }
                 mx_count += 1;
-                start + value_len
+                end
             }
             VERSION if !have_version => {
                 if text.get(pos..pos + 14)? != b"version: STSv1" {
