@@ -117,6 +117,18 @@ pub(crate) fn matches_validated(pattern: &[u8], host: &[u8]) -> bool {
     }
 }
 
+/// A host whose tail matched a wildcard pattern but whose first label is
+/// not one valid label: two labels where the wildcard stands for one is no
+/// match; anything else makes the host invalid. Out of line: rare.
+#[cold]
+#[inline(never)]
+fn wildcard_label_fails(label: &[u8]) -> Option<Result<(), MxError>> {
+    match label.contains(&b'.') {
+        true => None,
+        false => Some(Err(MxError::BadHost)),
+    }
+}
+
 /// One step of [`Policy::match_mx`](crate::Policy::match_mx) for a
 /// validated `pattern` and a host whose root dot is gone: `None` when the
 /// pattern does not match, else the verdict on the host.
@@ -132,12 +144,7 @@ pub(crate) fn match_validated(pattern: &[u8], host: &[u8]) -> Option<Result<(), 
                 return None;
             }
             if !name::label_is_valid(label) || host.len() > name::MAX_NAME_LEN {
-                // Two labels where the wildcard stands for one is no
-                // match; anything else wrong makes the host invalid.
-                return match label.contains(&b'.') {
-                    true => None,
-                    false => Some(Err(MxError::BadHost)),
-                };
+                return wildcard_label_fails(label);
             }
         }
         _ => {

@@ -438,6 +438,14 @@ impl<'a> Policy<'a> {
                 }
             }
         }
+        self.match_mx_rest(host)
+    }
+
+    /// [`Self::match_mx`] past the inline patterns: the lazily found ones,
+    /// then the verdict on a host no pattern matched. Out of line so that
+    /// the common case stays small.
+    #[inline(never)]
+    fn match_mx_rest(&self, host: &[u8]) -> Result<(), MxError> {
         if self.parts.mx_count > INLINE_MX {
             let mut rest = self.mx();
             rest.index = INLINE_MX;
