@@ -20,7 +20,7 @@ const VERSION: u32 = u32::from_le_bytes(*b"vers");
 const MODE: u32 = u32::from_le_bytes(*b"mode");
 const MAX_AGE: u32 = u32::from_le_bytes(*b"max_");
 
-#[inline]
+#[inline(always)]
 pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
     let len = text.len();
     if u32::try_from(len).is_err() {
