@@ -424,7 +424,7 @@ impl<'a> Policy<'a> {
     /// RFC 8461 §4.1: whether `host` is permitted by one of the mx
     /// patterns. `Ok(())` when it is; [`MxError::NoMatch`] when it is not;
     /// other errors when `host` is not a host name.
-    #[inline]
+    #[inline(always)]
     pub fn match_mx(&self, host: &[u8]) -> Result<(), MxError> {
         // Compare first and validate after: a host equal to a validated
         // pattern is itself valid but for the label a wildcard stands
