@@ -170,29 +170,32 @@ pub(crate) fn scan_domain_at(s: &[u8], from: usize) -> Option<usize> {
 
 #[inline(always)]
 fn scan_domain_with<B: block::Classify>(s: &[u8], from: usize) -> Option<usize> {
-    // The first byte must start a label: a letter or a digit (all of which
-    // are above '-', '.' and '/').
-    if *s.get(from)? < b'0' {
+    // The first byte must start a label: a letter or a digit. The blocks
+    // classify the bytes after it, so that a block of 16 holds a name of
+    // 16 and the byte that ends it.
+    if !s.get(from)?.is_ascii_alphanumeric() {
         return None;
     }
     let mut bad = 0u32;
     let mut base = from;
     loop {
         let (ldh, pair) = B::classify(s, base);
-        // Bytes of the name in this block: those before the first non-LDH.
+        // Bytes of the name among base + 1 ..: those before the first
+        // non-LDH byte, the stop.
         let stop = !ldh & B::ALL;
         // `..`, `.-` or `-.` inside the name: an empty label or a label
-        // ending or starting with a hyphen. The mask keeps the pairs whose
-        // second byte is still before the stop.
-        bad |= pair & (stop.wrapping_sub(1) >> 1);
+        // ending or starting with a hyphen. Pair k is bytes base + k and
+        // base + k + 1; the mask keeps those before the stop.
+        bad |= pair & stop.wrapping_sub(1);
         if stop != 0 {
-            let end = base + stop.trailing_zeros() as usize;
+            let end = base + 1 + stop.trailing_zeros() as usize;
             let n = end - from;
-            if bad != 0 || n == 0 || n > MAX_NAME_LEN {
+            if bad != 0 || n > MAX_NAME_LEN {
                 return None;
             }
-            // The last byte must end a label: a letter or a digit.
-            if *s.get(end.wrapping_sub(1))? < b'0' {
+            // The last byte must end a label: a letter or a digit (it is
+            // a name byte, and those below '0' are '-' and '.').
+            if *s.get(end - 1)? < b'0' {
                 return None;
             }
             // Labels are short unless the name is long.
@@ -212,10 +215,10 @@ fn scan_domain_with<B: block::Classify>(s: &[u8], from: usize) -> Option<usize> 
 mod block {
     use super::{bytes_in, HI, LO};
 
-    /// For the `LEN` bytes at `i` (zeros past the end of `s`, which are
-    /// not name bytes), bit masks (bit k for byte k) of the name bytes and
-    /// of the bytes that start a pair `..`, `.-` or `-.` with the byte
-    /// after them (valid whenever both bytes are name bytes).
+    /// Bit masks, bit k for byte `i + 1 + k` (zeros past the end of `s`,
+    /// which are not name bytes), of the name bytes after `i`, and, bit k
+    /// for bytes `i + k` and `i + k + 1`, of the pairs `..`, `.-` and `-.`
+    /// (valid whenever both bytes are name bytes).
     pub(super) trait Classify {
         const LEN: usize;
         const ALL: u32;
@@ -265,10 +268,10 @@ mod block {
             // case folded by bit 5) lands on -128..=-103 and '-'..='9' on
             // -128..=-116; every other byte, non-ASCII included, lands
             // above.
-            let folded = bitor_m128i(x, splat(0x20));
+            let folded = bitor_m128i(next, splat(0x20));
             let letter = cmp_gt_mask_i8_m128i(splat(0x9a), add_i8_m128i(folded, splat(0x1f)));
-            let dash_to_nine = cmp_gt_mask_i8_m128i(splat(0x8d), add_i8_m128i(x, splat(0x53)));
-            let slash = cmp_eq_mask_i8_m128i(x, splat(b'/'));
+            let dash_to_nine = cmp_gt_mask_i8_m128i(splat(0x8d), add_i8_m128i(next, splat(0x53)));
+            let slash = cmp_eq_mask_i8_m128i(next, splat(b'/'));
             let ldh = bitandnot_m128i(slash, bitor_m128i(letter, dash_to_nine));
             // Of two name bytes, only `-.`, `.-` (sum 0x5b) and `..` (0x5c)
             // add up to 0x5b or 0x5c: subtract 0x5b, saturate at 1.
@@ -303,30 +306,31 @@ mod block {
 
         #[inline(always)]
         fn classify(s: &[u8], i: usize) -> (u32, u32) {
-            let w = word_padded(s, i);
-            // Classify the low seven bits, which cannot carry between
-            // bytes, and drop the bytes whose high bit was set.
-            let ascii = !w & HI;
-            let x = w & !HI;
-            // Setting bit 5 folds upper-case letters onto lower case; no
-            // other byte lands on a-z.
-            let letter = bytes_in(x | (LO * 0x20), b'a', b'z');
-            let digit = bytes_in(x, b'0', b'9');
-            let dot_or_hyphen = bytes_in(x, b'-', b'.') & ascii;
-            // '-' is 0x2d and '.' is 0x2e: bit 0 tells them apart.
-            let hyphen = dot_or_hyphen & (x << 7);
-            let dot = dot_or_hyphen & !hyphen;
-            let ldh = ((letter | digit) & ascii) | dot_or_hyphen;
-            let (dot, dot_or_hyphen) = (bits(dot), bits(dot_or_hyphen));
-            let hyphen = dot_or_hyphen & !dot;
-            // The byte after the block, for the pair that straddles it.
-            let next = s.get(i.wrapping_add(8)).copied().unwrap_or(0);
-            let next_dot = u32::from(next == b'.') << 8;
-            let next_dh = u32::from(next == b'.' || next == b'-') << 8;
-            let pair =
-                (dot & ((dot_or_hyphen | next_dh) >> 1)) | (hyphen & ((dot | next_dot) >> 1));
-            (bits(ldh), pair)
+            let (_, dot, hyphen) = classify_word(word_padded(s, i));
+            let (ldh_next, dot_next, hyphen_next) = classify_word(word_padded(s, i + 1));
+            let pair = (dot & (dot_next | hyphen_next)) | (hyphen & dot_next);
+            (ldh_next, pair)
         }
+    }
+
+    /// Bit masks of the name bytes, dots and hyphens of a word.
+    #[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+    #[inline(always)]
+    fn classify_word(w: u64) -> (u32, u32, u32) {
+        // Classify the low seven bits, which cannot carry between bytes,
+        // and drop the bytes whose high bit was set.
+        let ascii = !w & HI;
+        let x = w & !HI;
+        // Setting bit 5 folds upper-case letters onto lower case; no other
+        // byte lands on a-z.
+        let letter = bytes_in(x | (LO * 0x20), b'a', b'z');
+        let digit = bytes_in(x, b'0', b'9');
+        let dot_or_hyphen = bytes_in(x, b'-', b'.') & ascii;
+        // '-' is 0x2d and '.' is 0x2e: bit 0 tells them apart.
+        let hyphen = dot_or_hyphen & (x << 7);
+        let dot = dot_or_hyphen & !hyphen;
+        let ldh = ((letter | digit) & ascii) | dot_or_hyphen;
+        (bits(ldh), bits(dot), bits(hyphen))
     }
 
     /// The high bit of each byte, gathered into the low eight bits.
