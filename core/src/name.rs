@@ -208,7 +208,7 @@ fn scan_domain_with<B: block::Classify>(s: &[u8], from: usize) -> Option<usize> 
     }
 }
 
-/// [`scan_domain`]'s classifiers: 16 bytes at a time with SSE2, which
+/// [`scan_domain_at`]'s classifiers: 16 bytes at a time with SSE2, which
 /// every x86_64 CPU has (through `safe_arch`'s compile-time-checked
 /// wrappers), else 8 bytes in a `u64`. Both are built and tested on
 /// x86_64; the second is what other targets use.
