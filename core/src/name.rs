@@ -452,6 +452,10 @@ pub fn eq_valid_ignore_case(valid: &[u8], other: &[u8]) -> bool {
             .zip(other)
             .all(|(&v, &o)| (v ^ o) & !((v >> 1) & 0x20) == 0);
     }
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    if n >= 16 && n <= 32 {
+        return sse2_eq_valid_ignore_case(valid, other);
+    }
     // Words at 0, 8 and n - 8 cover up to 24 bytes (overlapping when
     // shorter), which is most host names; longer ones loop over the rest,
     // leaving at the first difference (which also keeps LLVM from
@@ -468,6 +472,38 @@ pub fn eq_valid_ignore_case(valid: &[u8], other: &[u8]) -> bool {
         }
     }
     diff == 0
+}
+
+/// [`eq_valid_ignore_case`] for 16 to 32 bytes: two overlapping 16-byte
+/// blocks, at the start and at the end.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn sse2_eq_valid_ignore_case(valid: &[u8], other: &[u8]) -> bool {
+    use safe_arch::{
+        bitand_m128i, bitandnot_m128i, bitor_m128i, bitxor_m128i, cmp_eq_mask_i8_m128i,
+        load_unaligned_m128i, m128i, move_mask_i8_m128i, set_splat_i8_m128i, shr_imm_u16_m128i,
+        zeroed_m128i,
+    };
+    let load = |s: &[u8], i: usize| -> m128i {
+        let mut b = [0u8; 16];
+        if let Some(src) = s.get(i..i.wrapping_add(16)) {
+            b.copy_from_slice(src);
+        }
+        load_unaligned_m128i(&b)
+    };
+    // Bit 6 of each byte of `valid` (set for letters only) moved to bit 5:
+    // the one bit allowed to differ. Shifting 16-bit lanes moves a bit of
+    // the next byte into bit 7, which the mask drops.
+    let differ = |v: m128i, o: m128i| -> m128i {
+        let allowed = bitand_m128i(shr_imm_u16_m128i::<1>(v), set_splat_i8_m128i(0x20));
+        bitandnot_m128i(allowed, bitxor_m128i(v, o))
+    };
+    let last = valid.len() - 16;
+    let diff = bitor_m128i(
+        differ(load(valid, 0), load(other, 0)),
+        differ(load(valid, last), load(other, last)),
+    );
+    move_mask_i8_m128i(cmp_eq_mask_i8_m128i(diff, zeroed_m128i())) == 0xffff
 }
 
 /// The eight bytes at `i` as a little-endian word (0 past the end, which
