@@ -453,7 +453,7 @@ pub fn eq_valid_ignore_case(valid: &[u8], other: &[u8]) -> bool {
             .all(|(&v, &o)| (v ^ o) & !((v >> 1) & 0x20) == 0);
     }
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    if n >= 16 && n <= 32 {
+    if (16..=32).contains(&n) {
         return sse2_eq_valid_ignore_case(valid, other);
     }
     // Words at 0, 8 and n - 8 cover up to 24 bytes (overlapping when
