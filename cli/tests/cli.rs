@@ -81,7 +81,7 @@ struct Setup {
 fn setup(tag: &str) -> (Setup, std::path::PathBuf) {
     let dir = tempdir(tag);
     let ca = TestCa::new(&dir);
-    let https = HttpsServer::start(ca.leaf(&["mta-sts.cli.test"], false));
+    let https = HttpsServer::start(ca.leaf(&["mta-sts.cli.test"], Validity::Current));
     let dns = DnsServer::start();
     dns.set("_mta-sts.cli.test", txt1("v=STSv1; id=cli1;"));
     https.set(

@@ -57,7 +57,7 @@ fn processes_share_cache_while_policy_changes() {
     let dir = tempdir("conc");
     let ca = TestCa::new(&dir);
     let dns = DnsServer::start();
-    let https = HttpsServer::start(ca.leaf(&["mta-sts.conc.test"], false));
+    let https = HttpsServer::start(ca.leaf(&["mta-sts.conc.test"], Validity::Current));
     let publish = |n: usize| {
         let text = if n.is_multiple_of(2) {
             old_policy()

@@ -33,7 +33,7 @@ fn env(tag: &str, domains: &[&str]) -> Env {
     let ca = TestCa::new(&dir);
     let names: Vec<String> = domains.iter().map(|d| format!("mta-sts.{d}")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let https = HttpsServer::start(ca.leaf(&names, false));
+    let https = HttpsServer::start(ca.leaf(&names, Validity::Current));
     Env {
         dns: DnsServer::start(),
         https,
@@ -404,8 +404,14 @@ fn rfc8461_3_3_certificate_must_match_and_be_current() {
     let ca = TestCa::new(&dir);
     let dns = DnsServer::start();
     for (tag, leaf) in [
-        ("wrongname", ca.leaf(&["mta-sts.other.test"], false)),
-        ("expired", ca.leaf(&["mta-sts.cert.test"], true)),
+        (
+            "wrongname",
+            ca.leaf(&["mta-sts.other.test"], Validity::Current),
+        ),
+        (
+            "expired",
+            ca.leaf(&["mta-sts.cert.test"], Validity::Expired),
+        ),
     ] {
         let https = HttpsServer::start(leaf);
         dns.set("_mta-sts.cert.test", txt1("v=STSv1; id=1;"));
@@ -432,7 +438,7 @@ fn rfc8461_3_3_certificate_must_match_and_be_current() {
         assert_eq!(https.requests(), 0, "{tag}");
     }
     // Default roots (webpki) do not trust the test CA.
-    let https = HttpsServer::start(ca.leaf(&["mta-sts.cert.test"], false));
+    let https = HttpsServer::start(ca.leaf(&["mta-sts.cert.test"], Validity::Current));
     https.set(
         "mta-sts.cert.test",
         policy_reply(&enforce(&["mx.cert.test"])),

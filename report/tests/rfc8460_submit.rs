@@ -4,14 +4,13 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::net::TcpListener;
 use std::time::Duration;
 
 use base64::Engine as _;
 use common::{
-    day_files, gunzip, python, spooled, DnsServer, HttpsCollector, MapResolver, SmtpSink, TempDir,
-    TestCa,
+    day_files, gunzip, python, spooled, DnsAnswer, DnsServer, HttpsCollector, MapResolver,
+    SmtpSink, TempDir, TestCa, Validity,
 };
 use serde_json::Value;
 use sts_client::dns::DnsError;
@@ -292,14 +291,15 @@ fn rfc8460_3_no_record_discards_the_day() {
 fn rfc8460_5_4_https_post() {
     let dir = TempDir::new("https");
     let ca = TestCa::new(dir.path());
-    let collector = HttpsCollector::start(ca.leaf(&["127.0.0.1", "localhost"]));
+    let collector = HttpsCollector::start(ca.leaf(&["127.0.0.1", "localhost"], Validity::Current));
     record_some(dir.path(), "example.org");
     // The record comes from a DNS server on loopback, through the
     // sts-client resolver.
-    let dns = DnsServer::start(HashMap::from([(
-        "_smtp._tls.example.org".to_owned(),
-        vec![format!("v=TLSRPTv1;rua={}", collector.url())],
-    )]));
+    let dns = DnsServer::start();
+    dns.set(
+        "_smtp._tls.example.org",
+        DnsAnswer::Txt(vec![vec![format!("v=TLSRPTv1;rua={}", collector.url())]]),
+    );
     let mut o = opts(dir.path());
     o.dns_server = Some(dns.addr);
     o.ca_file = Some(ca.pem_path.clone());
@@ -331,7 +331,7 @@ fn rfc8460_5_4_certificate_verified() {
     let ca = TestCa::new(dir.path());
     let other = TempDir::new("other-ca");
     let other_ca = TestCa::new(other.path());
-    let collector = HttpsCollector::start(other_ca.leaf(&["127.0.0.1"]));
+    let collector = HttpsCollector::start(other_ca.leaf(&["127.0.0.1"], Validity::Current));
     record_some(dir.path(), "example.org");
     let resolver = MapResolver::with(
         "_smtp._tls.example.org",
@@ -349,7 +349,7 @@ fn rfc8460_5_4_certificate_verified() {
 fn rfc8460_5_retry_without_duplicates() {
     let dir = TempDir::new("retry");
     let ca = TestCa::new(dir.path());
-    let collector = HttpsCollector::start(ca.leaf(&["127.0.0.1"]));
+    let collector = HttpsCollector::start(ca.leaf(&["127.0.0.1"], Validity::Current));
     // The collector fails twice (503, then 500), then accepts.
     collector.statuses.lock().unwrap().extend([503, 500]);
     let sink = SmtpSink::start();

@@ -1,6 +1,6 @@
-//! Loopback test servers started in-process: a DNS server (UDP and TCP)
-//! answering from a table, an HTTPS policy server with certificates from a
-//! throw-away CA, and a TCP server that never answers.
+//! Loopback test servers started in-process: an HTTPS policy server and a
+//! TCP server that never answers, with the DNS server (UDP and TCP,
+//! answering from a table) and the throw-away CA of `sts-test-support`.
 #![allow(
     dead_code,
     missing_docs,
@@ -10,220 +10,16 @@
 )]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{CNAME, TXT};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-
-// ---------------------------------------------------------------- DNS
-
-/// What the test DNS server says for one name.
-#[derive(Clone, Debug)]
-pub enum DnsAnswer {
-    /// TXT records, each a list of character-strings.
-    Txt(Vec<Vec<String>>),
-    /// A CNAME to another name (the client must ask again).
-    Cname(String),
-    /// RCODE 3.
-    NxDomain,
-    /// RCODE 2.
-    ServFail,
-    /// No answer at all.
-    Silent,
-    /// TXT records, but over UDP only an empty answer with TC set.
-    Truncated(Vec<Vec<String>>),
-    /// The query's id followed by these bytes (not a valid message).
-    Garbage(Vec<u8>),
-}
-
-/// A record made of one string.
-pub fn txt1(s: &str) -> DnsAnswer {
-    DnsAnswer::Txt(vec![vec![s.to_owned()]])
-}
-
-pub struct DnsServer {
-    pub addr: SocketAddr,
-    table: Arc<Mutex<HashMap<String, DnsAnswer>>>,
-    pub udp_queries: Arc<AtomicUsize>,
-    pub tcp_queries: Arc<AtomicUsize>,
-}
-
-impl DnsServer {
-    pub fn start() -> DnsServer {
-        // UDP and TCP on the same port.
-        let (udp, tcp) = loop {
-            let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-            let port = udp.local_addr().unwrap().port();
-            if let Ok(tcp) = TcpListener::bind(("127.0.0.1", port)) {
-                break (udp, tcp);
-            }
-        };
-        let addr = udp.local_addr().unwrap();
-        let table: Arc<Mutex<HashMap<String, DnsAnswer>>> = Arc::default();
-        let udp_queries = Arc::new(AtomicUsize::new(0));
-        let tcp_queries = Arc::new(AtomicUsize::new(0));
-        {
-            let table = table.clone();
-            let count = udp_queries.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok((n, peer)) = udp.recv_from(&mut buf) {
-                    count.fetch_add(1, Ordering::SeqCst);
-                    if let Some(out) = respond(&table, &buf[..n], false) {
-                        let _ = udp.send_to(&out, peer);
-                    }
-                }
-            });
-        }
-        {
-            let table = table.clone();
-            let count = tcp_queries.clone();
-            std::thread::spawn(move || {
-                for conn in tcp.incoming() {
-                    let Ok(mut s) = conn else { continue };
-                    count.fetch_add(1, Ordering::SeqCst);
-                    let table = table.clone();
-                    std::thread::spawn(move || {
-                        let mut len = [0u8; 2];
-                        if s.read_exact(&mut len).is_err() {
-                            return;
-                        }
-                        let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
-                        if s.read_exact(&mut q).is_err() {
-                            return;
-                        }
-                        if let Some(out) = respond(&table, &q, true) {
-                            let mut framed = (out.len() as u16).to_be_bytes().to_vec();
-                            framed.extend_from_slice(&out);
-                            let _ = s.write_all(&framed);
-                        }
-                    });
-                }
-            });
-        }
-        DnsServer {
-            addr,
-            table,
-            udp_queries,
-            tcp_queries,
-        }
-    }
-
-    pub fn set(&self, name: &str, answer: DnsAnswer) {
-        self.table
-            .lock()
-            .unwrap()
-            .insert(name.trim_end_matches('.').to_ascii_lowercase(), answer);
-    }
-
-    pub fn queries(&self) -> usize {
-        self.udp_queries.load(Ordering::SeqCst) + self.tcp_queries.load(Ordering::SeqCst)
-    }
-}
-
-fn respond(table: &Mutex<HashMap<String, DnsAnswer>>, query: &[u8], tcp: bool) -> Option<Vec<u8>> {
-    let q = Message::from_vec(query).ok()?;
-    let question = q.queries.first()?.clone();
-    let mut key = question.name().to_ascii().to_ascii_lowercase();
-    if key.ends_with('.') {
-        key.pop();
-    }
-    let answer = table.lock().unwrap().get(&key).cloned();
-    let mut r = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
-    r.metadata.recursion_desired = q.metadata.recursion_desired;
-    r.metadata.recursion_available = true;
-    r.add_query(question.clone());
-    let name = question.name().clone();
-    let add_txt = |r: &mut Message, recs: &[Vec<String>]| {
-        if question.query_type() == RecordType::TXT {
-            for rec in recs {
-                r.add_answer(Record::from_rdata(
-                    name.clone(),
-                    60,
-                    RData::TXT(TXT::new(rec.clone())),
-                ));
-            }
-        }
-    };
-    match answer {
-        None | Some(DnsAnswer::NxDomain) => r.metadata.response_code = ResponseCode::NXDomain,
-        Some(DnsAnswer::ServFail) => r.metadata.response_code = ResponseCode::ServFail,
-        Some(DnsAnswer::Silent) => return None,
-        Some(DnsAnswer::Garbage(bytes)) => {
-            let mut out = q.metadata.id.to_be_bytes().to_vec();
-            out.extend_from_slice(&bytes);
-            return Some(out);
-        }
-        Some(DnsAnswer::Txt(recs)) => add_txt(&mut r, &recs),
-        Some(DnsAnswer::Truncated(recs)) => {
-            if tcp {
-                add_txt(&mut r, &recs);
-            } else {
-                r.metadata.truncation = true;
-            }
-        }
-        Some(DnsAnswer::Cname(target)) => {
-            let t = Name::from_ascii(format!("{target}.")).ok()?;
-            r.add_answer(Record::from_rdata(name.clone(), 60, RData::CNAME(CNAME(t))));
-        }
-    }
-    r.to_vec().ok()
-}
-
-// ---------------------------------------------------------------- TLS
-
-pub struct TestCa {
-    issuer: Issuer<'static, KeyPair>,
-    pub pem_path: PathBuf,
-}
-
-pub struct Leaf {
-    pub chain: Vec<CertificateDer<'static>>,
-    pub key: PrivateKeyDer<'static>,
-}
-
-impl TestCa {
-    pub fn new(dir: &Path) -> TestCa {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "libsts test CA");
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let cert = params.self_signed(&key).unwrap();
-        let pem_path = dir.join("ca.pem");
-        std::fs::write(&pem_path, cert.pem()).unwrap();
-        TestCa {
-            issuer: Issuer::new(params, key),
-            pem_path,
-        }
-    }
-
-    pub fn leaf(&self, names: &[&str], expired: bool) -> Leaf {
-        let key = KeyPair::generate().unwrap();
-        let mut params =
-            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .unwrap();
-        if expired {
-            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
-        }
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        Leaf {
-            chain: vec![cert.der().clone()],
-            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        }
-    }
-}
+// DNS server and test CA: shared with the sts-report tests.
+#[allow(unused_imports)] // each test binary uses a part
+pub use sts_test_support::{txt1, DnsAnswer, DnsServer, Leaf, TestCa, Validity};
 
 // ---------------------------------------------------------------- HTTPS
 

@@ -1,8 +1,8 @@
 //! Loopback helpers for the report tests, all started by the test and
 //! stopped when dropped: a temporary store directory, an SMTP sink, an
-//! HTTPS collector with certificates from a throw-away CA, a UDP DNS server
-//! answering TXT queries from a table, an in-memory TXT resolver, and the
-//! Python checkers (JSON Schema validation, MIME parsing).
+//! HTTPS collector with certificates from a throw-away CA, an in-memory
+//! TXT resolver, and the Python checkers (JSON Schema validation, MIME
+//! parsing). The DNS server and the CA come from `sts-test-support`.
 #![allow(
     dead_code,
     missing_docs,
@@ -21,11 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::TXT;
-use hickory_proto::rr::{RData, Record, RecordType};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sts_client::dns::{DnsError, TxtResolver};
 
 // ---------------------------------------------------------------- files
@@ -236,48 +231,9 @@ fn smtp_session(
     }
 }
 
-// ---------------------------------------------------------------- TLS
-
-pub struct TestCa {
-    issuer: Issuer<'static, KeyPair>,
-    pub pem_path: PathBuf,
-}
-
-pub struct Leaf {
-    pub chain: Vec<CertificateDer<'static>>,
-    pub key: PrivateKeyDer<'static>,
-}
-
-impl TestCa {
-    pub fn new(dir: &Path) -> TestCa {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "sts-report test CA");
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let cert = params.self_signed(&key).unwrap();
-        let pem_path = dir.join("ca.pem");
-        std::fs::write(&pem_path, cert.pem()).unwrap();
-        TestCa {
-            issuer: Issuer::new(params, key),
-            pem_path,
-        }
-    }
-
-    pub fn leaf(&self, names: &[&str]) -> Leaf {
-        let key = KeyPair::generate().unwrap();
-        let params =
-            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        Leaf {
-            chain: vec![cert.der().clone()],
-            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        }
-    }
-}
+// DNS server and test CA: shared with the sts-client tests.
+#[allow(unused_imports)] // each test binary uses a part
+pub use sts_test_support::{DnsAnswer, DnsServer, Leaf, TestCa, Validity};
 
 // ---------------------------------------------------------------- HTTPS
 
@@ -439,70 +395,6 @@ impl TxtResolver for MapResolver {
             .cloned()
             .unwrap_or(Err(DnsError::NxDomain))
     }
-}
-
-/// A UDP DNS server on 127.0.0.1 answering TXT queries from a table
-/// (single-string records); other names get NXDOMAIN.
-pub struct DnsServer {
-    pub addr: SocketAddr,
-    _stopper: Stopper,
-}
-
-impl DnsServer {
-    pub fn start(table: HashMap<String, Vec<String>>) -> DnsServer {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let addr = sock.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut buf = [0u8; 2048];
-            loop {
-                let Ok((n, peer)) = sock.recv_from(&mut buf) else {
-                    continue;
-                };
-                if s.load(Ordering::SeqCst) {
-                    break;
-                }
-                if let Some(out) = dns_answer(&table, &buf[..n]) {
-                    let _ = sock.send_to(&out, peer);
-                }
-            }
-        });
-        DnsServer {
-            addr,
-            _stopper: Stopper {
-                stop,
-                wake: addr,
-                udp: true,
-                thread: Some(thread),
-            },
-        }
-    }
-}
-
-fn dns_answer(table: &HashMap<String, Vec<String>>, query: &[u8]) -> Option<Vec<u8>> {
-    let q = Message::from_vec(query).ok()?;
-    let question = q.queries.first()?.clone();
-    let key = question.name().to_ascii().to_ascii_lowercase();
-    let key = key.trim_end_matches('.');
-    let mut r = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
-    r.metadata.recursion_desired = q.metadata.recursion_desired;
-    r.metadata.recursion_available = true;
-    r.add_query(question.clone());
-    match table.get(key) {
-        Some(records) if question.query_type() == RecordType::TXT => {
-            for rec in records {
-                r.add_answer(Record::from_rdata(
-                    question.name().clone(),
-                    60,
-                    RData::TXT(TXT::new(vec![rec.clone()])),
-                ));
-            }
-        }
-        Some(_) => {}
-        None => r.metadata.response_code = ResponseCode::NXDomain,
-    }
-    r.to_vec().ok()
 }
 
 // ---------------------------------------------------------------- Python

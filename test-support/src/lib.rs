@@ -1,0 +1,248 @@
+//! Test support for the libsts integration tests (sts-client, sts-report
+//! and the `sts` command): a DNS server on loopback (UDP and TCP)
+//! answering from a table, and a throw-away CA for HTTPS servers. One copy
+//! for every crate's tests, so that they exercise the same servers.
+// Test code: a failed set-up is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![deny(missing_docs)]
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::{CNAME, TXT};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+// ---------------------------------------------------------------- DNS
+
+/// What the test DNS server says for one name.
+#[derive(Clone, Debug)]
+pub enum DnsAnswer {
+    /// TXT records, each a list of character-strings.
+    Txt(Vec<Vec<String>>),
+    /// A CNAME to another name (the client must ask again).
+    Cname(String),
+    /// RCODE 3.
+    NxDomain,
+    /// RCODE 2.
+    ServFail,
+    /// No answer at all.
+    Silent,
+    /// TXT records, but over UDP only an empty answer with TC set.
+    Truncated(Vec<Vec<String>>),
+    /// The query's id followed by these bytes (not a valid message).
+    Garbage(Vec<u8>),
+}
+
+/// A record made of one string.
+pub fn txt1(s: &str) -> DnsAnswer {
+    DnsAnswer::Txt(vec![vec![s.to_owned()]])
+}
+
+/// A DNS server on 127.0.0.1, UDP and TCP on one port, answering from a
+/// table set with [`DnsServer::set`]; names not in it get NXDOMAIN.
+pub struct DnsServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    table: Arc<Mutex<HashMap<String, DnsAnswer>>>,
+    /// Queries received over UDP.
+    pub udp_queries: Arc<AtomicUsize>,
+    /// Connections received over TCP.
+    pub tcp_queries: Arc<AtomicUsize>,
+}
+
+impl DnsServer {
+    /// Starts the server threads (they live as long as the process).
+    pub fn start() -> DnsServer {
+        // UDP and TCP on the same port.
+        let (udp, tcp) = loop {
+            let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let port = udp.local_addr().unwrap().port();
+            if let Ok(tcp) = TcpListener::bind(("127.0.0.1", port)) {
+                break (udp, tcp);
+            }
+        };
+        let addr = udp.local_addr().unwrap();
+        let table: Arc<Mutex<HashMap<String, DnsAnswer>>> = Arc::default();
+        let udp_queries = Arc::new(AtomicUsize::new(0));
+        let tcp_queries = Arc::new(AtomicUsize::new(0));
+        {
+            let table = table.clone();
+            let count = udp_queries.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok((n, peer)) = udp.recv_from(&mut buf) {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    if let Some(out) = respond(&table, &buf[..n], false) {
+                        let _ = udp.send_to(&out, peer);
+                    }
+                }
+            });
+        }
+        {
+            let table = table.clone();
+            let count = tcp_queries.clone();
+            std::thread::spawn(move || {
+                for conn in tcp.incoming() {
+                    let Ok(mut s) = conn else { continue };
+                    count.fetch_add(1, Ordering::SeqCst);
+                    let table = table.clone();
+                    std::thread::spawn(move || {
+                        let mut len = [0u8; 2];
+                        if s.read_exact(&mut len).is_err() {
+                            return;
+                        }
+                        let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                        if s.read_exact(&mut q).is_err() {
+                            return;
+                        }
+                        if let Some(out) = respond(&table, &q, true) {
+                            let mut framed = (out.len() as u16).to_be_bytes().to_vec();
+                            framed.extend_from_slice(&out);
+                            let _ = s.write_all(&framed);
+                        }
+                    });
+                }
+            });
+        }
+        DnsServer {
+            addr,
+            table,
+            udp_queries,
+            tcp_queries,
+        }
+    }
+
+    /// What to answer for `name` (any case, with or without the root dot).
+    pub fn set(&self, name: &str, answer: DnsAnswer) {
+        self.table
+            .lock()
+            .unwrap()
+            .insert(name.trim_end_matches('.').to_ascii_lowercase(), answer);
+    }
+
+    /// Queries so far, UDP and TCP.
+    pub fn queries(&self) -> usize {
+        self.udp_queries.load(Ordering::SeqCst) + self.tcp_queries.load(Ordering::SeqCst)
+    }
+}
+
+fn respond(table: &Mutex<HashMap<String, DnsAnswer>>, query: &[u8], tcp: bool) -> Option<Vec<u8>> {
+    let q = Message::from_vec(query).ok()?;
+    let question = q.queries.first()?.clone();
+    let mut key = question.name().to_ascii().to_ascii_lowercase();
+    if key.ends_with('.') {
+        key.pop();
+    }
+    let answer = table.lock().unwrap().get(&key).cloned();
+    let mut r = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
+    r.metadata.recursion_desired = q.metadata.recursion_desired;
+    r.metadata.recursion_available = true;
+    r.add_query(question.clone());
+    let name = question.name().clone();
+    let add_txt = |r: &mut Message, recs: &[Vec<String>]| {
+        if question.query_type() == RecordType::TXT {
+            for rec in recs {
+                r.add_answer(Record::from_rdata(
+                    name.clone(),
+                    60,
+                    RData::TXT(TXT::new(rec.clone())),
+                ));
+            }
+        }
+    };
+    match answer {
+        None | Some(DnsAnswer::NxDomain) => r.metadata.response_code = ResponseCode::NXDomain,
+        Some(DnsAnswer::ServFail) => r.metadata.response_code = ResponseCode::ServFail,
+        Some(DnsAnswer::Silent) => return None,
+        Some(DnsAnswer::Garbage(bytes)) => {
+            let mut out = q.metadata.id.to_be_bytes().to_vec();
+            out.extend_from_slice(&bytes);
+            return Some(out);
+        }
+        Some(DnsAnswer::Txt(recs)) => add_txt(&mut r, &recs),
+        Some(DnsAnswer::Truncated(recs)) => {
+            if tcp {
+                add_txt(&mut r, &recs);
+            } else {
+                r.metadata.truncation = true;
+            }
+        }
+        Some(DnsAnswer::Cname(target)) => {
+            let t = Name::from_ascii(format!("{target}.")).ok()?;
+            r.add_answer(Record::from_rdata(name.clone(), 60, RData::CNAME(CNAME(t))));
+        }
+    }
+    r.to_vec().ok()
+}
+
+// ---------------------------------------------------------------- TLS
+
+/// A throw-away CA; its certificate is written to `ca.pem` in the
+/// directory given to [`TestCa::new`].
+pub struct TestCa {
+    issuer: Issuer<'static, KeyPair>,
+    /// The CA certificate in PEM.
+    pub pem_path: PathBuf,
+}
+
+/// Whether [`TestCa::leaf`] issues a certificate valid now or one that
+/// expired in 2021.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Validity {
+    /// Valid for the usual rcgen period around now.
+    Current,
+    /// Valid from 2020-01-01 to 2021-01-01.
+    Expired,
+}
+
+/// A server certificate chain and its key.
+pub struct Leaf {
+    /// The leaf certificate (the CA is not included).
+    pub chain: Vec<CertificateDer<'static>>,
+    /// Its private key.
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl TestCa {
+    /// A new CA, its certificate written to `dir/ca.pem`.
+    pub fn new(dir: &Path) -> TestCa {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "libsts test CA");
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let cert = params.self_signed(&key).unwrap();
+        let pem_path = dir.join("ca.pem");
+        std::fs::write(&pem_path, cert.pem()).unwrap();
+        TestCa {
+            issuer: Issuer::new(params, key),
+            pem_path,
+        }
+    }
+
+    /// A certificate for `names` (DNS names or IP addresses).
+    pub fn leaf(&self, names: &[&str], validity: Validity) -> Leaf {
+        let key = KeyPair::generate().unwrap();
+        let mut params =
+            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        if validity == Validity::Expired {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Leaf {
+            chain: vec![cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        }
+    }
+}
