@@ -210,6 +210,21 @@ pub struct Leaf {
     pub key: PrivateKeyDer<'static>,
 }
 
+impl Leaf {
+    /// A rustls server configuration (ring provider, safe defaults)
+    /// presenting this certificate.
+    pub fn server_config(self) -> Arc<rustls::ServerConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(self.chain, self.key)
+            .unwrap();
+        Arc::new(config)
+    }
+}
+
 impl TestCa {
     /// A new CA, its certificate written to `dir/ca.pem`.
     pub fn new(dir: &Path) -> TestCa {

@@ -256,14 +256,7 @@ pub struct HttpsCollector {
 
 impl HttpsCollector {
     pub fn start(leaf: Leaf) -> HttpsCollector {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(leaf.chain, leaf.key)
-            .unwrap();
-        let config = Arc::new(config);
+        let config = leaf.server_config();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let posts = Arc::new(Mutex::new(Vec::new()));
