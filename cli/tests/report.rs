@@ -14,18 +14,7 @@ fn rfc8460_4_sts_report_record_then_print() {
         .as_secs()
         - 86_400;
     for (result, count) in [("certificate-host-mismatch", "3"), ("success", "5")] {
-        let st = Command::new(sts)
-            .args(["report", "--dir"])
-            .arg(&dir)
-            .args([
-                "record",
-                "--domain",
-                "example.com",
-                "--mx",
-                "mx1.example.com",
-                "--result",
-                result,
-            ])
+        let st = record(&dir, "mx1.example.com", result)
             .args(["--count", count, "--at", &yesterday.to_string()])
             .status()
             .unwrap();
@@ -50,20 +39,22 @@ fn rfc8460_4_sts_report_record_then_print() {
         v[0]["policies"][0]["failure-details"][0]["result-type"],
         "certificate-host-mismatch"
     );
-    let bad = Command::new(sts)
-        .args(["report", "--dir"])
-        .arg(&dir)
-        .args([
-            "record",
-            "--domain",
-            "example.com",
-            "--mx",
-            "mx",
-            "--result",
-            "nonsense",
-        ])
-        .status()
-        .unwrap();
+    let bad = record(&dir, "mx", "nonsense").status().unwrap();
     assert!(!bad.success());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `sts report --dir DIR record` of one session with `mx` for example.com.
+fn record(dir: &std::path::Path, mx: &str, result: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sts"));
+    c.args(["report", "--dir"]).arg(dir).args([
+        "record",
+        "--domain",
+        "example.com",
+        "--mx",
+        mx,
+        "--result",
+        result,
+    ]);
+    c
 }

@@ -49,21 +49,27 @@ fn child_records() {
     }
 }
 
-#[test]
-fn rfc8460_4_concurrent_recording_8x1000() {
-    let dir = TempDir::new("concurrent");
+/// `PROCESSES` copies of this test binary running `child_records` into
+/// `dir`, each with its own id.
+fn spawn_recorders(dir: &std::path::Path) -> Vec<std::process::Child> {
     let exe = std::env::current_exe().unwrap();
-    let children: Vec<_> = (0..PROCESSES)
+    (0..PROCESSES)
         .map(|id| {
             Command::new(&exe)
                 .args(["--exact", "child_records", "--test-threads=1", "--quiet"])
-                .env(CHILD_ENV, dir.path())
+                .env(CHILD_ENV, dir)
                 .env("STS_REPORT_TEST_CHILD_ID", id.to_string())
                 .stdout(std::process::Stdio::null())
                 .spawn()
                 .unwrap()
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn rfc8460_4_concurrent_recording_8x1000() {
+    let dir = TempDir::new("concurrent");
+    let children = spawn_recorders(dir.path());
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }
@@ -128,18 +134,7 @@ fn rfc8460_4_recording_while_the_day_is_closed() {
     let mut opts = ReportOptions::new(dir.path(), "mta.sender.example");
     opts.smtp_relay = sink.addr;
     opts.now = Some(day().end() + 60);
-    let exe = std::env::current_exe().unwrap();
-    let mut children: Vec<_> = (0..PROCESSES)
-        .map(|id| {
-            Command::new(&exe)
-                .args(["--exact", "child_records", "--test-threads=1", "--quiet"])
-                .env(CHILD_ENV, dir.path())
-                .env("STS_REPORT_TEST_CHILD_ID", id.to_string())
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let mut children = spawn_recorders(dir.path());
     let mut runs = 0;
     loop {
         let all_done = children.iter_mut().all(|c| c.try_wait().unwrap().is_some());
