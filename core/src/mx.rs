@@ -72,48 +72,39 @@ pub fn pattern_match(pattern: &[u8], host: &[u8]) -> Result<(), MxError> {
     }
 }
 
-/// After [`matches_prepared`] said yes for a validated `pattern`: the
-/// host is valid if the label a wildcard stood for is, and it must not be
-/// an address. Cheaper than [`prepare_host`] on the whole host.
-#[inline]
-pub fn check_matched_host(pattern: &[u8], host: &[u8]) -> Result<(), MxError> {
-    if let [b'*', b'.', suffix @ ..] = pattern {
-        let first = &host[..host.len().saturating_sub(suffix.len() + 1)];
-        if host.len() > name::MAX_NAME_LEN || !name::label_is_valid(first) {
-            return Err(MxError::BadHost);
-        }
-    }
-    // The host ends like the pattern, so only a final digit can make it
-    // an address; testing that byte first skips the scan for real names.
-    if host.last().is_some_and(u8::is_ascii_digit) && name::looks_like_ipv4(host) {
-        return Err(MxError::IpLiteral);
-    }
-    Ok(())
-}
-
 /// Matches a validated pattern against a host already passed through
 /// [`prepare_host`]. This is the hot path; it does no validation.
 #[inline]
 pub fn matches_prepared(pattern: &[u8], host: &[u8]) -> bool {
-    matches_validated(pattern, host)
+    match line_up(pattern, host) {
+        None => false,
+        Some(Lined::Exact) => true,
+        Some(Lined::Wildcard(label)) => !label.is_empty() && !label.contains(&b'.'),
+    }
 }
 
-/// [`name::wildcard_match`] for a `pattern` known to be valid and a
-/// `host` that may be anything (it is checked afterwards with
-/// [`check_matched_host`]): lengths first, then the bytes eight at a time.
-#[inline]
-pub(crate) fn matches_validated(pattern: &[u8], host: &[u8]) -> bool {
+/// How a host lines up with a validated pattern whose bytes it matches.
+enum Lined<'h> {
+    /// A plain pattern, equal to the host.
+    Exact,
+    /// A wildcard pattern whose `.suffix` ends the host; the part of the
+    /// host before it (the label `*` has to stand for, not yet checked).
+    Wildcard(&'h [u8]),
+}
+
+/// The comparison shared by [`matches_prepared`] and [`match_validated`]:
+/// lengths first, then the bytes eight (or 16) at a time, without
+/// lowercasing ([`name::eq_valid_ignore_case`]). `None` if they differ.
+#[inline(always)]
+fn line_up<'h>(pattern: &[u8], host: &'h [u8]) -> Option<Lined<'h>> {
     match pattern {
-        // `dot_suffix` is `.example.com`: the host must end with it and
-        // have one non-empty label without a dot before it.
-        [b'*', dot_suffix @ ..] => match host.len().checked_sub(dot_suffix.len()) {
-            Some(split @ 1..) => {
-                let (first, tail) = host.split_at(split);
-                name::eq_valid_ignore_case(dot_suffix, tail) && !first.contains(&b'.')
-            }
-            _ => false,
-        },
-        _ => name::eq_valid_ignore_case(pattern, host),
+        // `dot_suffix` is `.example.com`: the host must end with it.
+        [b'*', dot_suffix @ ..] => {
+            let split = host.len().checked_sub(dot_suffix.len())?;
+            let (label, tail) = host.split_at(split);
+            name::eq_valid_ignore_case(dot_suffix, tail).then_some(Lined::Wildcard(label))
+        }
+        _ => name::eq_valid_ignore_case(pattern, host).then_some(Lined::Exact),
     }
 }
 
@@ -134,23 +125,10 @@ fn wildcard_label_fails(label: &[u8]) -> Option<Result<(), MxError>> {
 /// pattern does not match, else the verdict on the host.
 #[inline(always)]
 pub(crate) fn match_validated(pattern: &[u8], host: &[u8]) -> Option<Result<(), MxError>> {
-    match pattern {
-        // `dot_suffix` is `.example.com`: the host must be one label
-        // without a dot followed by it.
-        [b'*', dot_suffix @ ..] => {
-            let split = host.len().checked_sub(dot_suffix.len())?;
-            let (label, tail) = host.split_at(split);
-            if !name::eq_valid_ignore_case(dot_suffix, tail) {
-                return None;
-            }
-            if !name::label_is_valid(label) || host.len() > name::MAX_NAME_LEN {
-                return wildcard_label_fails(label);
-            }
-        }
-        _ => {
-            if !name::eq_valid_ignore_case(pattern, host) {
-                return None;
-            }
+    // A wildcard must stand for one valid label.
+    if let Lined::Wildcard(label) = line_up(pattern, host)? {
+        if !name::label_is_valid(label) || host.len() > name::MAX_NAME_LEN {
+            return wildcard_label_fails(label);
         }
     }
     // The host ends like the pattern, so only a final digit can make it
