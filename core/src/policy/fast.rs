@@ -11,7 +11,7 @@
 //! every test input, in the property tests and in the `policy` fuzz
 //! target.
 
-use super::{Mode, Policy, PolicyParts, Span, INLINE_MX, MAX_AGE_LIMIT};
+use super::{Mode, Policy, PolicyParts, Span, INLINE_MX};
 use crate::name;
 
 /// The first four bytes of each kind of line, little-endian.
@@ -84,11 +84,8 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
                 if text.get(pos + 4..pos + 9)? != b"age: " {
                     return None;
                 }
-                let (value, n) = digits(text.get(pos + 9..)?)?;
-                if value > u64::from(MAX_AGE_LIMIT) {
-                    return None;
-                }
-                max_age = Some(value as u32);
+                let (value, n) = read_max_age(text.get(pos + 9..)?)?;
+                max_age = Some(value);
                 pos + 9 + n
             }
             _ => return None,
@@ -119,10 +116,11 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
     })
 }
 
-/// The value and length of the 1 to 10 digits `s` starts with; `None` if
-/// there are none or more than 10.
+/// The `max_age` that `s` starts with and the number of its digits:
+/// `1*10(DIGIT)`, at most [`super::MAX_AGE_LIMIT`] (see `parse_max_age`);
+/// `None` otherwise.
 #[inline(always)]
-fn digits(s: &[u8]) -> Option<(u64, usize)> {
+fn read_max_age(s: &[u8]) -> Option<(u32, usize)> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     if let Some(&[a, b, c, d, e, f, g, h]) = s.get(..8) {
@@ -137,34 +135,27 @@ fn digits(s: &[u8]) -> Option<(u64, usize)> {
         if n < 8 {
             // The n digits moved to the high bytes read as a number with
             // leading zeros; three multiply-and-shift steps combine
-            // digits in pairs, fours and eights.
+            // digits in pairs, fours and eights. Seven digits are below
+            // the limit.
             let v = x << (8 * (8 - n));
             let v = (v & (LO * 0x0f)).wrapping_mul(2561) >> 8;
             let v = (v & 0x00ff_00ff_00ff_00ff).wrapping_mul(6_553_601) >> 16;
             let v = (v & 0x0000_ffff_0000_ffff).wrapping_mul(42_949_672_960_001) >> 32;
-            return Some((v, n));
+            return Some((v as u32, n));
         }
     }
-    // Short texts and eight or more digits: one at a time.
-    let mut value = 0u64;
-    let mut n = 0usize;
-    for &d in s.iter().take(11) {
-        if !d.is_ascii_digit() {
-            break;
-        }
-        value = value * 10 + u64::from(d - b'0');
-        n += 1;
-    }
-    (1..=10).contains(&n).then_some((value, n))
+    // Short texts and eight or more digits: the full parser's reading.
+    let n = s.iter().take(11).take_while(|d| d.is_ascii_digit()).count();
+    super::parse_max_age(s.get(..n)?).ok().map(|v| (v, n))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::digits;
+    use super::read_max_age;
 
     #[test]
     fn rfc8461_3_2_max_age_digits() {
-        let cases: &[(&[u8], Option<(u64, usize)>)] = &[
+        let cases: &[(&[u8], Option<(u32, usize)>)] = &[
             (b"604800\r\n", Some((604_800, 6))),
             (b"604800", Some((604_800, 6))),
             (b"0\n      ", Some((0, 1))),
@@ -178,7 +169,7 @@ mod tests {
             (b"9/:99999", Some((9, 1))),
         ];
         for (s, want) in cases {
-            assert_eq!(digits(s), *want, "{:?}", s);
+            assert_eq!(read_max_age(s), *want, "{:?}", s);
         }
         // Every length and digit at every place, against the slow loop.
         for len in 1..=7usize {
@@ -187,11 +178,11 @@ mod tests {
                     let mut buf = *b"12345678\n\n";
                     buf[at] = b'0' + d;
                     buf[len] = b'\n';
-                    let want: u64 = core::str::from_utf8(&buf[..len])
+                    let want: u32 = core::str::from_utf8(&buf[..len])
                         .ok()
                         .and_then(|t| t.parse().ok())
-                        .unwrap_or(u64::MAX);
-                    assert_eq!(digits(&buf), Some((want, len)));
+                        .unwrap_or(u32::MAX);
+                    assert_eq!(read_max_age(&buf), Some((want, len)));
                 }
             }
         }
