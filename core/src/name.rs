@@ -246,8 +246,8 @@ mod block {
 
         #[inline(always)]
         fn classify(s: &[u8], i: usize) -> (u32, u32) {
-            let (_, dot, hyphen) = classify_word(word_padded(s, i));
-            let (ldh_next, dot_next, hyphen_next) = classify_word(word_padded(s, i + 1));
+            let (_, dot, hyphen) = classify_word(super::word_padded(s, i));
+            let (ldh_next, dot_next, hyphen_next) = classify_word(super::word_padded(s, i + 1));
             let pair = (dot & (dot_next | hyphen_next)) | (hyphen & dot_next);
             (ldh_next, pair)
         }
@@ -278,22 +278,6 @@ mod block {
     #[inline(always)]
     fn bits(m: u64) -> u32 {
         ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
-    }
-
-    /// The eight bytes at `i`, padded with zeros past the end of `s`.
-    #[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
-    #[inline(always)]
-    fn word_padded(s: &[u8], i: usize) -> u64 {
-        let mut w = [0u8; 8];
-        match s.get(i..i.wrapping_add(8)) {
-            Some(src) => w.copy_from_slice(src),
-            None => {
-                for (dst, src) in w.iter_mut().zip(s.get(i..).unwrap_or_default()) {
-                    *dst = *src;
-                }
-            }
-        }
-        u64::from_le_bytes(w)
     }
 }
 
@@ -401,13 +385,13 @@ pub fn eq_valid_ignore_case(valid: &[u8], other: &[u8]) -> bool {
     // leaving at the first difference (which also keeps LLVM from
     // unrolling a loop that usually runs zero times).
     let last = n - 8;
-    let mut diff = differ(word_at(valid, 0), word_at(other, 0))
-        | differ(word_at(valid, last), word_at(other, last));
+    let mut diff = differ(word_padded(valid, 0), word_padded(other, 0))
+        | differ(word_padded(valid, last), word_padded(other, last));
     if n > 16 {
-        diff |= differ(word_at(valid, 8), word_at(other, 8));
+        diff |= differ(word_padded(valid, 8), word_padded(other, 8));
         let mut i = 16;
         while i < last && diff == 0 {
-            diff |= differ(word_at(valid, i), word_at(other, i));
+            diff |= differ(word_padded(valid, i), word_padded(other, i));
             i += 8;
         }
     }
@@ -446,13 +430,18 @@ fn sse2_eq_valid_ignore_case(valid: &[u8], other: &[u8]) -> bool {
     move_mask_i8_m128i(cmp_eq_mask_i8_m128i(diff, zeroed_m128i())) == 0xffff
 }
 
-/// The eight bytes at `i` as a little-endian word (0 past the end, which
-/// callers never ask for).
+/// The eight bytes at `i` as a little-endian word, padded with zeros
+/// past the end of `s` (a zero byte is not a name byte).
 #[inline(always)]
-pub(crate) fn word_at(s: &[u8], i: usize) -> u64 {
+fn word_padded(s: &[u8], i: usize) -> u64 {
     let mut w = [0u8; 8];
-    if let Some(src) = s.get(i..i.wrapping_add(8)) {
-        w.copy_from_slice(src);
+    match s.get(i..i.wrapping_add(8)) {
+        Some(src) => w.copy_from_slice(src),
+        None => {
+            for (dst, src) in w.iter_mut().zip(s.get(i..).unwrap_or_default()) {
+                *dst = *src;
+            }
+        }
     }
     u64::from_le_bytes(w)
 }
