@@ -123,28 +123,36 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
 fn read_max_age(s: &[u8]) -> Option<(u32, usize)> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
-    if let Some(&[a, b, c, d, e, f, g, h]) = s.get(..8) {
-        // Eight bytes at once: digits become 0..=9, anything else has its
-        // high bit set after adding 0x76 (or had it already).
-        let x = u64::from_le_bytes([a, b, c, d, e, f, g, h]) ^ (LO * 0x30);
-        let not_digit = (((x & !HI) + LO * 0x76) | x) & HI;
-        let n = (not_digit.trailing_zeros() / 8) as usize;
-        if n == 0 {
-            return None;
-        }
-        if n < 8 {
-            // The n digits moved to the high bytes read as a number with
-            // leading zeros; three multiply-and-shift steps combine
-            // digits in pairs, fours and eights. Seven digits are below
-            // the limit.
-            let v = x << (8 * (8 - n));
-            let v = (v & (LO * 0x0f)).wrapping_mul(2561) >> 8;
-            let v = (v & 0x00ff_00ff_00ff_00ff).wrapping_mul(6_553_601) >> 16;
-            let v = (v & 0x0000_ffff_0000_ffff).wrapping_mul(42_949_672_960_001) >> 32;
-            return Some((v as u32, n));
+    // Eight bytes at once, zeros past the end of a short text (a zero is
+    // not a digit): digits become 0..=9, anything else has its high bit
+    // set after adding 0x76 (or had it already).
+    let mut word = [0u8; 8];
+    match s.get(..8) {
+        Some(src) => word.copy_from_slice(src),
+        None => {
+            for (dst, src) in word.iter_mut().zip(s) {
+                *dst = *src;
+            }
         }
     }
-    // Short texts and eight or more digits: the full parser's reading.
+    let x = u64::from_le_bytes(word) ^ (LO * 0x30);
+    let not_digit = (((x & !HI) + LO * 0x76) | x) & HI;
+    let n = (not_digit.trailing_zeros() / 8) as usize;
+    if n == 0 {
+        return None;
+    }
+    if n < 8 {
+        // The n digits moved to the high bytes read as a number with
+        // leading zeros; three multiply-and-shift steps combine
+        // digits in pairs, fours and eights. Seven digits are below
+        // the limit.
+        let v = x << (8 * (8 - n));
+        let v = (v & (LO * 0x0f)).wrapping_mul(2561) >> 8;
+        let v = (v & 0x00ff_00ff_00ff_00ff).wrapping_mul(6_553_601) >> 16;
+        let v = (v & 0x0000_ffff_0000_ffff).wrapping_mul(42_949_672_960_001) >> 32;
+        return Some((v as u32, n));
+    }
+    // Eight or more digits: the full parser's reading.
     let n = s.iter().take(11).take_while(|d| d.is_ascii_digit()).count();
     super::parse_max_age(s.get(..n)?).ok().map(|v| (v, n))
 }
