@@ -5,7 +5,8 @@
 //!   back to the same fields and mx list.
 //! * RFC 8461 §4.1: `mx::pattern_match` agrees with a small reference
 //!   model written here, on names from a small alphabet so that matches
-//!   really happen.
+//!   really happen; a policy of up to 12 patterns permits a host iff one
+//!   of them matches it.
 //! * RFC 8461 §3.1, §3.2, RFC 8460 §3: no parser panics on arbitrary
 //!   bytes, and whatever a successful parse hands out lies inside its input.
 
@@ -292,6 +293,50 @@ proptest! {
             model_match(&pattern, &host),
             "pattern {:?} host {:?}", pattern, host
         );
+    }
+}
+
+/// Patterns of [`pattern_and_host`] pairs that are valid, as one policy,
+/// and the host of one pair (so that it often matches some pattern).
+fn patterns_and_host() -> impl Strategy<Value = (Vec<String>, String)> {
+    prop::collection::vec(pattern_and_host(), 1..=12).prop_flat_map(|pairs| {
+        let n = pairs.len();
+        (Just(pairs), 0..n).prop_map(|(pairs, pick)| {
+            let host = pairs[pick].1.clone();
+            let patterns = pairs
+                .into_iter()
+                .map(|(p, _)| p)
+                .filter(|p| mx::validate_pattern(p.as_bytes()).is_ok())
+                .collect();
+            (patterns, host)
+        })
+    })
+}
+
+proptest! {
+    #![proptest_config(Config::with_cases(2048))]
+
+    /// `Policy::match_mx` (which skips patterns by their keys, past the
+    /// eight kept inline too) permits a host iff one pattern matches it,
+    /// and otherwise gives the host's own error or `NoMatch`.
+    #[test]
+    fn rfc8461_4_1_policy_matches_iff_a_pattern_does((patterns, host) in patterns_and_host()) {
+        prop_assume!(!patterns.is_empty());
+        let mut text = String::from("version: STSv1\nmode: enforce\nmax_age: 86400\n");
+        for p in &patterns {
+            text.push_str(&format!("mx: {p}\n"));
+        }
+        let policy = policy::parse(text.as_bytes());
+        prop_assert!(policy.is_ok(), "{:?}", text);
+        let verdicts: Vec<_> = patterns.iter().map(|p| model_match(p, &host)).collect();
+        let want = if verdicts.contains(&Ok(())) {
+            Ok(())
+        } else {
+            verdicts.iter().copied().find(|v| *v != Err(MxError::NoMatch)).unwrap_or(Err(MxError::NoMatch))
+        };
+        if let Ok(policy) = policy {
+            prop_assert_eq!(policy.match_mx(host.as_bytes()), want, "{:?} {:?}", patterns, host);
+        }
     }
 }
 
