@@ -110,42 +110,61 @@ pub(crate) fn scan_domain_at(s: &[u8], from: usize) -> Option<usize> {
 
 #[inline(always)]
 fn scan_domain_with<B: block::Classify>(s: &[u8], from: usize) -> Option<usize> {
-    // The first byte must start a label: a letter or a digit. The blocks
-    // classify the bytes after it, so that a block of 16 holds a name of
-    // 16 and the byte that ends it.
-    if !s.get(from)?.is_ascii_alphanumeric() {
-        return None;
+    // Each block classifies the bytes after its base. Inside `s`, the first
+    // block's base is the byte before the name, which it reads as a dot:
+    // the pairs `..` and `.-` there catch a name that starts with a dot or
+    // a hyphen. At the start of `s`, the first byte is checked alone.
+    let (mut base, lead) = match from.checked_sub(1) {
+        Some(before) => (before, Lead::AsDot),
+        None if s.first()?.is_ascii_alphanumeric() => (0, Lead::AsIs),
+        None => return None,
+    };
+    let (ldh, pair) = B::classify(s, base, lead);
+    // Bytes of the name among base + 1 ..: those before the first non-LDH
+    // byte, the stop. Pair k is bytes base + k and base + k + 1; `..`,
+    // `.-` and `-.` inside the name (an empty label, a hyphen at the edge
+    // of a label) are errors, so only the pairs before the stop count.
+    let stop = !ldh & B::ALL;
+    let inside = |stop: u32| !stop & stop.wrapping_sub(1);
+    if stop != 0 {
+        // The whole name is in one block: short enough for every limit.
+        let end = base + 1 + stop.trailing_zeros() as usize;
+        // The last byte must end a label: a letter or a digit (it is a
+        // name byte, and those below '0' are '-' and '.').
+        if end == from || pair & inside(stop) != 0 || *s.get(end - 1)? < b'0' {
+            return None;
+        }
+        return Some(end);
     }
-    let mut bad = 0u32;
-    let mut base = from;
+    let mut bad = pair;
     loop {
-        let (ldh, pair) = B::classify(s, base);
-        // Bytes of the name among base + 1 ..: those before the first
-        // non-LDH byte, the stop.
+        base += B::LEN;
+        let (ldh, pair) = B::classify(s, base, Lead::AsIs);
         let stop = !ldh & B::ALL;
-        // `..`, `.-` or `-.` inside the name: an empty label or a label
-        // ending or starting with a hyphen. Pair k is bytes base + k and
-        // base + k + 1; the mask keeps those before the stop.
-        bad |= pair & stop.wrapping_sub(1);
+        bad |= pair & inside(stop);
         if stop != 0 {
             let end = base + 1 + stop.trailing_zeros() as usize;
-            let n = end - from;
-            if bad != 0 || n > MAX_NAME_LEN {
+            if bad != 0 || *s.get(end - 1)? < b'0' {
                 return None;
             }
-            // The last byte must end a label: a letter or a digit (it is
-            // a name byte, and those below '0' are '-' and '.').
-            if *s.get(end - 1)? < b'0' {
-                return None;
-            }
-            // Labels are short unless the name is long.
-            if n > MAX_LABEL_LEN && validate_slow(s.get(from..end)?).is_err() {
+            // Labels are short unless the name is long; `validate_slow`
+            // also checks the length of the name.
+            if end - from > MAX_LABEL_LEN && validate_slow(s.get(from..end)?).is_err() {
                 return None;
             }
             return Some(end);
         }
-        base += B::LEN;
     }
+}
+
+/// How [`block::Classify`] reads the first byte of a block (its base),
+/// which only takes part in the first pair.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lead {
+    /// As it is.
+    AsIs,
+    /// As a dot, whatever it is.
+    AsDot,
 }
 
 /// [`scan_domain_at`]'s classifiers: 16 bytes at a time with SSE2, which
@@ -153,7 +172,7 @@ fn scan_domain_with<B: block::Classify>(s: &[u8], from: usize) -> Option<usize> 
 /// wrappers), else 8 bytes in a `u64`. Both are built and tested on
 /// x86_64; the second is what other targets use.
 mod block {
-    use super::{bytes_in, HI, LO};
+    use super::{bytes_in, Lead, HI, LO};
 
     /// Bit masks, bit k for byte `i + 1 + k` (zeros past the end of `s`,
     /// which are not name bytes), of the name bytes after `i`, and, bit k
@@ -162,7 +181,7 @@ mod block {
     pub(super) trait Classify {
         const LEN: usize;
         const ALL: u32;
-        fn classify(s: &[u8], i: usize) -> (u32, u32);
+        fn classify(s: &[u8], i: usize, lead: Lead) -> (u32, u32);
     }
 
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
@@ -179,11 +198,11 @@ mod block {
         const ALL: u32 = 0xffff;
 
         #[inline(always)]
-        fn classify(s: &[u8], i: usize) -> (u32, u32) {
+        fn classify(s: &[u8], i: usize, lead: Lead) -> (u32, u32) {
             use safe_arch::{
-                add_i8_m128i, bitandnot_m128i, bitor_m128i, cmp_eq_mask_i8_m128i,
-                cmp_gt_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
-                sub_saturating_u8_m128i, zeroed_m128i,
+                add_i8_m128i, bitand_m128i, bitandnot_m128i, bitor_m128i, cmp_eq_mask_i8_m128i,
+                cmp_gt_mask_i8_m128i, load_unaligned_m128i, m128i, move_mask_i8_m128i,
+                set_splat_i8_m128i, sub_saturating_u8_m128i, zeroed_m128i,
             };
             // This block and the next byte (for the pairs).
             let (x, next) = match s.get(i..i.wrapping_add(17)) {
@@ -201,6 +220,16 @@ mod block {
                     a.copy_from_slice(&p[..16]);
                     b.copy_from_slice(&p[1..]);
                     (load_unaligned_m128i(&a), load_unaligned_m128i(&b))
+                }
+            };
+            let x = match lead {
+                Lead::AsIs => x,
+                Lead::AsDot => {
+                    let mut keep = [0xffu8; 16];
+                    keep[0] = 0;
+                    let mut dot = [0u8; 16];
+                    dot[0] = b'.';
+                    bitor_m128i(bitand_m128i(x, m128i::from(keep)), m128i::from(dot))
                 }
             };
             let splat = |b: u8| set_splat_i8_m128i(b as i8);
@@ -244,9 +273,15 @@ mod block {
         const LEN: usize = 8;
         const ALL: u32 = 0xff;
 
-        #[inline(always)]
-        fn classify(s: &[u8], i: usize) -> (u32, u32) {
-            let (_, dot, hyphen) = classify_word(super::word_padded(s, i));
+        // Firmware (32-bit) keeps one copy: the scan calls it twice.
+        #[cfg_attr(target_pointer_width = "64", inline(always))]
+        #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
+        fn classify(s: &[u8], i: usize, lead: Lead) -> (u32, u32) {
+            let (_, mut dot, mut hyphen) = classify_word(super::word_padded(s, i));
+            if lead == Lead::AsDot {
+                dot |= 1;
+                hyphen &= !1;
+            }
             let (ldh_next, dot_next, hyphen_next) = classify_word(super::word_padded(s, i + 1));
             let pair = (dot & (dot_next | hyphen_next)) | (hyphen & dot_next);
             (ldh_next, pair)
@@ -589,6 +624,33 @@ mod tests {
         }
     }
 
+    /// `input` must scan to `want` with both classifiers, from its start
+    /// and after a prefix (`mx: `, `mx: *.` or a letter, which the block
+    /// reads as a dot), as the policy fast path calls the scan.
+    fn check_scans(input: &[u8], want: Option<usize>) {
+        let name = core::str::from_utf8(input);
+        assert_eq!(scan_domain(input), want, "{name:?}");
+        assert_eq!(
+            scan_domain_with::<block::Swar>(input, 0),
+            want,
+            "u64 blocks: {name:?}"
+        );
+        for prefix in [&b"mx: "[..], b"mx: *.", b"q"] {
+            let text = [prefix, input].concat();
+            let want = want.map(|end| end + prefix.len());
+            assert_eq!(
+                scan_domain_at(&text, prefix.len()),
+                want,
+                "{prefix:?} {name:?}"
+            );
+            assert_eq!(
+                scan_domain_with::<block::Swar>(&text, prefix.len()),
+                want,
+                "u64 blocks: {prefix:?} {name:?}"
+            );
+        }
+    }
+
     #[test]
     fn rfc5321_4_1_2_scan_domain_stops_at_first_non_name_byte() {
         // (input, length of the valid name it starts with)
@@ -620,18 +682,7 @@ mod tests {
             (b"*.example.com", None),
         ];
         for (input, want) in cases {
-            assert_eq!(
-                scan_domain(input),
-                *want,
-                "{:?}",
-                core::str::from_utf8(input)
-            );
-            assert_eq!(
-                scan_domain_with::<block::Swar>(input, 0),
-                *want,
-                "u64 blocks: {:?}",
-                core::str::from_utf8(input)
-            );
+            check_scans(input, *want);
         }
         // Long labels and names: the limits of RFC 1035 §2.3.4.
         let mut long = [b'a'; 300];
@@ -669,14 +720,7 @@ mod tests {
                     let want = validate_slow(&buf[..end]).ok().map(|()| end);
                     assert_eq!(validate(&buf[..end]), validate_slow(&buf[..end]));
                     for tail in [end + 1, buf.len()] {
-                        let input = &buf[..tail];
-                        let name = core::str::from_utf8(&buf[..end]);
-                        assert_eq!(scan_domain(input), want, "{name:?}");
-                        assert_eq!(
-                            scan_domain_with::<block::Swar>(input, 0),
-                            want,
-                            "u64 blocks: {name:?}"
-                        );
+                        check_scans(&buf[..tail], want);
                     }
                 }
             }
