@@ -10,7 +10,9 @@
 # shows (a few instructions).
 #
 # OPs (default: all of them): parse:FILE, match:FILE, newlines:FILE and
-# newlines_chunked:FILE (a count LLVM vectorises: the SIMD floor) for FILE in
+# newlines_chunked:FILE (a count LLVM vectorises: the SIMD floor) and
+# classify:FILE (the mx scan's byte classifier over the whole text, the
+# floor of any parser that checks every byte with it) for FILE in
 # ../shared/bench (typical_crlf small testing large); pattern, txt, tlsrpt,
 # noop.
 #
@@ -33,7 +35,7 @@ for a in "$@"; do
     --check) check=1 ;;
     --annotate) annotate=1 ;;
     -h | --help)
-        sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *) ops+=("$a") ;;
@@ -43,7 +45,8 @@ if [[ ${#ops[@]} -eq 0 ]]; then
     ops=(parse:typical_crlf parse:small parse:testing parse:large
         match:typical_crlf match:small match:testing match:large
         pattern txt tlsrpt newlines:typical_crlf newlines:large
-        newlines_chunked:typical_crlf newlines_chunked:large noop)
+        newlines_chunked:typical_crlf newlines_chunked:large
+        classify:typical_crlf classify:large noop)
 fi
 
 command -v valgrind >/dev/null || {

@@ -21,8 +21,8 @@
 #      replace the generated part of docs/benchmarks.md
 #
 # Needs: cargo, python3 with venv and pip (PyPI reachable the first time),
-# valgrind. CARGO_TARGET_DIR defaults to /work/target-compare (shared
-# checkout: never the main target/). mail-parser (a mail-auth dependency)
+# valgrind. CARGO_TARGET_DIR defaults to target/compare (a build of its own,
+# apart from the workspace's). mail-parser (a mail-auth dependency)
 # declares rust-version 1.98 but builds with 1.95, hence --ignore-rust-version.
 set -euo pipefail
 
@@ -38,7 +38,7 @@ done
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CMP="$ROOT/compare"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target-compare}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target/compare}"
 export STS_SHARED="${STS_SHARED:-$ROOT/../shared}"
 RES="$CMP/results"
 N1="${N1:-500}"

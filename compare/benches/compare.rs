@@ -3,7 +3,7 @@
 //! bytes as the floor.
 //!
 //! ```text
-//! cd compare && CARGO_TARGET_DIR=/work/target-compare \
+//! cd compare && CARGO_TARGET_DIR=../target/compare \
 //!   cargo bench --ignore-rust-version --bench compare -- --warm-up-time 1 --measurement-time 3
 //! ```
 //!

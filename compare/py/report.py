@@ -187,7 +187,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('what', choices=('differential', 'benchmarks'))
     parser.add_argument('--results', default=os.path.join(CRATE, 'results'))
-    parser.add_argument('--target', default=os.environ.get('CARGO_TARGET_DIR', '/work/target-compare'))
+    parser.add_argument('--target', default=os.environ.get('CARGO_TARGET_DIR', os.path.join(CRATE, '..', 'target', 'compare')))
     parser.add_argument('--update')
     args = parser.parse_args()
     body = differential() if args.what == 'differential' else benchmarks(args.results, args.target)

@@ -7,15 +7,16 @@
 //!
 //! OP is one of `parse:FILE` (FILE in `../shared/bench/`, without `.txt`),
 //! `match:FILE` (the host from `hosts.tsv`), `pattern`, `txt`, `tlsrpt`,
-//! `newlines:FILE`, `newlines_chunked:FILE` and `noop`. Inputs are read before the loop, so running
-//! with two values of N and dividing the difference gives the cost of one
-//! operation.
+//! `newlines:FILE`, `newlines_chunked:FILE`, `classify:FILE` (the mx
+//! scan's classifier over every byte: a floor) and `noop`. Inputs are read
+//! before the loop, so running with two values of N and dividing the
+//! difference gives the cost of one operation.
 
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use sts_core::{mx, policy, tlsrpt, txt};
+use sts_core::{mx, name, policy, tlsrpt, txt};
 
 fn bench_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/bench"))
@@ -68,6 +69,12 @@ fn run(op: &str, n: u64) -> Result<u64, String> {
             p.match_mx(&host).map_err(|e| format!("{file}: {e}"))?;
             for _ in 0..n {
                 ok += u64::from(black_box(&p).match_mx(black_box(&host)).is_ok());
+            }
+        }
+        Some(("classify", file)) => {
+            let text = read(&format!("{file}.txt"))?;
+            for _ in 0..n {
+                ok += u64::from(name::classify_floor(black_box(&text)));
             }
         }
         Some(("newlines", file)) => {
