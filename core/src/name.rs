@@ -194,7 +194,8 @@ mod block {
     /// Bit masks, bit k for byte `i + 1 + k` (zeros past the end of `s`,
     /// which are not name bytes), of the name bytes after `i`, and, bit k
     /// for bytes `i + k` and `i + k + 1`, of the pairs `..`, `.-` and `-.`
-    /// (valid whenever both bytes are name bytes).
+    /// (valid whenever both bytes are name bytes); with [`Lead::AsDot`],
+    /// byte `i` counts as a dot in pair 0.
     pub(super) trait Classify {
         const LEN: usize;
         const ALL: u32;
