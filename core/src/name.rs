@@ -486,7 +486,7 @@ fn sse2_eq_valid_ignore_case(valid: &[u8], other: &[u8]) -> bool {
 /// The eight bytes at `i` as a little-endian word, padded with zeros
 /// past the end of `s` (a zero byte is not a name byte).
 #[inline(always)]
-fn word_padded(s: &[u8], i: usize) -> u64 {
+pub(crate) fn word_padded(s: &[u8], i: usize) -> u64 {
     let mut w = [0u8; 8];
     match s.get(i..i.wrapping_add(8)) {
         Some(src) => w.copy_from_slice(src),

@@ -126,16 +126,7 @@ fn read_max_age(s: &[u8]) -> Option<(u32, usize)> {
     // Eight bytes at once, zeros past the end of a short text (a zero is
     // not a digit): digits become 0..=9, anything else has its high bit
     // set after adding 0x76 (or had it already).
-    let mut word = [0u8; 8];
-    match s.get(..8) {
-        Some(src) => word.copy_from_slice(src),
-        None => {
-            for (dst, src) in word.iter_mut().zip(s) {
-                *dst = *src;
-            }
-        }
-    }
-    let x = u64::from_le_bytes(word) ^ (LO * 0x30);
+    let x = name::word_padded(s, 0) ^ (LO * 0x30);
     let not_digit = (((x & !HI) + LO * 0x76) | x) & HI;
     let n = (not_digit.trailing_zeros() / 8) as usize;
     if n == 0 {
