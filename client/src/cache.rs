@@ -44,6 +44,9 @@ pub struct CacheEntry {
     pub txt_checked_at: u64,
     /// When the last fetch failed, if it failed.
     pub last_failure: Option<u64>,
+    /// Until when DNS is known to announce no policy (a remembered
+    /// NXDOMAIN/NODATA for `_mta-sts`; 0: nothing known).
+    pub no_policy_until: u64,
 }
 
 impl CacheEntry {
@@ -57,6 +60,7 @@ impl CacheEntry {
             }),
             txt_checked_at: self.txt_checked_at,
             last_failure: self.last_failure,
+            no_policy_until: self.no_policy_until,
         }
     }
 
@@ -67,6 +71,9 @@ impl CacheEntry {
         out.extend_from_slice(format!("checked {}\n", self.txt_checked_at).as_bytes());
         if let Some(t) = self.last_failure {
             out.extend_from_slice(format!("failure {t}\n").as_bytes());
+        }
+        if self.no_policy_until > 0 {
+            out.extend_from_slice(format!("nopolicy {}\n", self.no_policy_until).as_bytes());
         }
         if let Some(p) = &self.policy {
             out.extend_from_slice(
@@ -100,6 +107,7 @@ impl CacheEntry {
             match w.next()? {
                 "checked" => entry.txt_checked_at = w.next()?.parse().ok()?,
                 "failure" => entry.last_failure = Some(w.next()?.parse().ok()?),
+                "nopolicy" => entry.no_policy_until = w.next()?.parse().ok()?,
                 "policy" => {
                     let txt_id = w.next()?.to_owned();
                     if txt_id.is_empty() || !txt_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -348,7 +356,7 @@ impl Cache {
         Ok(all)
     }
 
-    fn put_mem(&self, domain: &str, entry: CacheEntry) {
+    pub(crate) fn put_mem(&self, domain: &str, entry: CacheEntry) {
         let mut map = self.lock();
         if map.len() >= self.max_entries && !map.contains_key(domain) {
             // Evict the entry checked longest ago.
@@ -357,6 +365,7 @@ impl Cache {
                 .min_by_key(|(_, e)| {
                     e.txt_checked_at
                         .max(e.policy.as_ref().map_or(0, |p| p.fetched_at))
+                        .max(e.no_policy_until)
                 })
                 .map(|(k, _)| k.clone())
             {
@@ -381,6 +390,7 @@ fn newer(a: &CacheEntry, b: &CacheEntry) -> bool {
             e.policy.as_ref().map_or(0, |p| p.fetched_at),
             e.txt_checked_at,
             e.last_failure.unwrap_or(0),
+            e.no_policy_until,
         )
     };
     a != b && key(a) >= key(b)
@@ -402,6 +412,7 @@ mod tests {
             }),
             txt_checked_at: 1000,
             last_failure: Some(900),
+            no_policy_until: 0,
         }
     }
 
@@ -417,6 +428,16 @@ mod tests {
         assert_eq!(CacheEntry::decode(&e.encode()), Some(e.clone()));
         let none = CacheEntry::default();
         assert_eq!(CacheEntry::decode(&none.encode()), Some(none));
+    }
+
+    #[test]
+    fn negative_entry_round_trip() {
+        let e = CacheEntry {
+            no_policy_until: 4242,
+            txt_checked_at: 4000,
+            ..CacheEntry::default()
+        };
+        assert_eq!(CacheEntry::decode(&e.encode()), Some(e));
     }
 
     #[test]

@@ -188,6 +188,7 @@ fn big_entry(variant: u8) -> CacheEntry {
         }),
         txt_checked_at: 1,
         last_failure: None,
+        no_policy_until: 0,
     }
 }
 
