@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+pub mod smtp;
+
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{CNAME, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -38,6 +40,12 @@ pub enum DnsAnswer {
     Truncated(Vec<Vec<String>>),
     /// The query's id followed by these bytes (not a valid message).
     Garbage(Vec<u8>),
+    /// Records of any types (A, AAAA, MX, TLSA, ...): those of the
+    /// query's type are sent, none (NODATA) if there are none.
+    Records(Vec<RData>),
+    /// [`DnsAnswer::Records`] with the AD bit set, as a validating
+    /// resolver answers for a DNSSEC-signed zone.
+    Signed(Vec<RData>),
 }
 
 /// A record made of one string.
@@ -174,12 +182,25 @@ fn respond(table: &Mutex<HashMap<String, DnsAnswer>>, query: &[u8], tcp: bool) -
                 r.metadata.truncation = true;
             }
         }
+        Some(DnsAnswer::Records(recs)) => add_records(&mut r, &question, recs),
+        Some(DnsAnswer::Signed(recs)) => {
+            r.metadata.authentic_data = true;
+            add_records(&mut r, &question, recs);
+        }
         Some(DnsAnswer::Cname(target)) => {
             let t = Name::from_ascii(format!("{target}.")).ok()?;
             r.add_answer(Record::from_rdata(name.clone(), 60, RData::CNAME(CNAME(t))));
         }
     }
     r.to_vec().ok()
+}
+
+fn add_records(r: &mut Message, question: &hickory_proto::op::Query, recs: Vec<RData>) {
+    for rec in recs {
+        if rec.record_type() == question.query_type() {
+            r.add_answer(Record::from_rdata(question.name().clone(), 60, rec));
+        }
+    }
 }
 
 // ---------------------------------------------------------------- TLS
