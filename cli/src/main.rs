@@ -10,6 +10,8 @@
 //! override the `STS_*` environment variables; `-v` prints each step with
 //! its duration to stderr.
 
+mod doctor;
+
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -74,6 +76,11 @@ enum Command {
     },
     /// Refresh every cached policy that changed or expires soon.
     Refresh,
+    /// Check a domain's whole MTA-STS deployment (TXT, policy, MX hosts over
+    /// SMTP STARTTLS, DANE, TLSRPT) and say what to fix. Exit 0 nothing
+    /// wrong, 1 an error (enforcing senders refuse or defer mail, or the
+    /// published setup is unusable), 2 warnings only. No mail is sent.
+    Doctor(doctor::DoctorArgs),
     /// TLS reports (RFC 8460): `record`, `print [--day D]`, `send [--day D] [--dry-run]`
     /// on the store at --dir or STS_REPORT_DIR (see `sts report --help`).
     Report {
@@ -105,6 +112,7 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Report { args } => report(&cli, args),
+        Command::Doctor(args) => doctor::run(&cli, args),
     }
 }
 
