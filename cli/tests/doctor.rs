@@ -48,6 +48,8 @@ struct World {
     https: HttpsServer,
     /// A policy server whose certificate is for another name.
     https_wrong: HttpsServer,
+    /// The port of a policy server that never answers.
+    https_silent: u16,
     smtp: Vec<SmtpServer>,
     smtp_port: u16,
     ca: TestCa,
@@ -246,6 +248,7 @@ fn world() -> &'static World {
             dns,
             https,
             https_wrong,
+            https_silent: silent_tcp(),
             smtp,
             smtp_port,
             ca,
@@ -258,6 +261,8 @@ fn world() -> &'static World {
 enum PolicyServer {
     Right,
     WrongName,
+    /// Accepts connections and never answers.
+    Silent,
 }
 
 fn doctor(domain: &str, server: PolicyServer, timeout: &str, extra: &[&str]) -> Output {
@@ -265,6 +270,7 @@ fn doctor(domain: &str, server: PolicyServer, timeout: &str, extra: &[&str]) -> 
     let port = match server {
         PolicyServer::Right => w.https.port,
         PolicyServer::WrongName => w.https_wrong.port,
+        PolicyServer::Silent => w.https_silent,
     };
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sts"));
     cmd.args(["doctor", domain])
@@ -465,7 +471,7 @@ fn rfc8461_4_2_expired_mx_certificate() {
     let (code, v) = json("expired.test", PolicyServer::Right);
     assert_eq!(code, Some(1), "{v:#}");
     expect(&v, "certificate", "error", "certificate-expired");
-    expect(&v, "certificate-expiry", "warning", "expired");
+    expect(&v, "certificate-expiry", "error", "expired");
 }
 
 #[test]
@@ -535,4 +541,14 @@ fn three_mx_one_dead_is_named_and_reported() {
         .collect();
     assert_eq!(ok.len(), 2, "{v:#}");
     expect(&v, "mx-permitted", "ok", "*.three.test");
+}
+
+#[test]
+fn rfc8461_3_3_policy_host_that_never_answers_is_named() {
+    let (code, v) = json("good.test", PolicyServer::Silent);
+    assert_eq!(code, Some(1), "{v:#}");
+    let f = expect(&v, "policy-https", "error", "timeout");
+    assert_eq!(f["subject"], "mta-sts.good.test");
+    // The MX checks do not wait for it and still run.
+    expect(&v, "starttls", "ok", "offered");
 }

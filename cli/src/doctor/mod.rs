@@ -659,7 +659,7 @@ impl Env {
             let chain: Vec<&[u8]> = tls.chain.iter().map(Vec::as_slice).collect();
             out.push(self.certificate(&subject, &h.host, &chain, tls_fault));
             if let Some(leaf) = chain.first() {
-                out.push(self.expiry(&subject, leaf));
+                out.push(self.expiry(&subject, leaf, tls_fault));
             }
             if let Some(records) = &tlsa {
                 let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
@@ -731,40 +731,29 @@ impl Env {
         }
     }
 
-    fn expiry(&self, subject: &str, leaf: &[u8]) -> Finding {
+    /// Days until the leaf expires; an expired one is as bad as the
+    /// certificate check says (`fault`), one close to it a warning.
+    fn expiry(&self, subject: &str, leaf: &[u8], fault: Verdict) -> Finding {
         let now = i64::try_from(self.now).unwrap_or(i64::MAX);
+        let f = |v, d: String| Finding::new(Check::CertificateExpiry, subject, v, d);
         match smtp::not_after(leaf) {
-            None => Finding::new(
-                Check::CertificateExpiry,
-                subject,
+            None => f(
                 Verdict::Warning,
                 "cannot read the certificate's notAfter".into(),
-            ),
+            )
+            .hint("check that the server sends a well-formed X.509 certificate"),
+            Some(t) if t < now => f(
+                fault,
+                format!("expired {} day(s) ago", (now - t).div_euclid(86_400)),
+            )
+            .hint("renew the certificate and reload the SMTP server"),
             Some(t) => {
                 let days = (t - now).div_euclid(86_400);
-                if t < now {
-                    Finding::new(
-                        Check::CertificateExpiry,
-                        subject,
-                        Verdict::Warning,
-                        format!("expired {} days ago", -days),
-                    )
-                    .hint("renew the certificate")
-                } else if days < EXPIRY_WARNING_DAYS {
-                    Finding::new(
-                        Check::CertificateExpiry,
-                        subject,
-                        Verdict::Warning,
-                        format!("expires in {days} days"),
-                    )
-                    .hint("renew the certificate now")
+                if days < EXPIRY_WARNING_DAYS {
+                    f(Verdict::Warning, format!("expires in {days} day(s)"))
+                        .hint("renew the certificate now (and check that renewal is automated)")
                 } else {
-                    Finding::new(
-                        Check::CertificateExpiry,
-                        subject,
-                        Verdict::Ok,
-                        format!("expires in {days} days"),
-                    )
+                    f(Verdict::Ok, format!("expires in {days} days"))
                 }
             }
         }
@@ -953,7 +942,7 @@ fn tlsa_records(
                     &name,
                     Verdict::Warning,
                     format!(
-                        "{} TLSA records, not DNSSEC-validated (no AD bit): senders ignore them",
+                        "{} TLSA record(s), not DNSSEC-validated (no AD bit): senders ignore them",
                         a.records.len()
                     ),
                 )
@@ -967,7 +956,7 @@ fn tlsa_records(
                 &name,
                 Verdict::Info,
                 format!(
-                    "{} DNSSEC-validated TLSA records: DANE senders use them instead of MTA-STS",
+                    "{} DNSSEC-validated TLSA record(s): DANE senders use them instead of MTA-STS",
                     a.records.len()
                 ),
             ));
