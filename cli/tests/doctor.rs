@@ -9,14 +9,14 @@
 #[path = "../../client/tests/common/mod.rs"]
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use common::*;
 use hickory_proto::rr::rdata::tlsa::{CertUsage, Matching, Selector};
-use hickory_proto::rr::rdata::{A, MX, TLSA, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, MX, TLSA, TXT};
 use hickory_proto::rr::{Name, RData};
 use serde_json::Value;
 use sts_test_support::smtp::{SmtpMode, SmtpServer};
@@ -41,6 +41,7 @@ const ON_GOOD: &[&str] = &[
     "tlsa.test",
     "notlsrpt.test",
     "testing.test",
+    "v6.test",
 ];
 
 struct World {
@@ -111,6 +112,10 @@ fn world() -> &'static World {
         let good_refs: Vec<&str> = good_mx.iter().map(String::as_str).collect();
         let good_leaf = ca.leaf(&good_refs, Validity::Current);
         let good_der = good_leaf.chain[0].as_ref().to_vec();
+        let good_leaf_v6 = Leaf {
+            chain: good_leaf.chain.clone(),
+            key: good_leaf.key.clone_key(),
+        };
         let wrong_leaf = ca.leaf(&["mail.elsewhere.test"], Validity::Current);
         let wrong_der = wrong_leaf.chain[0].as_ref().to_vec();
         let smtp = SmtpServer::start_on_one_port(vec![
@@ -131,6 +136,10 @@ fn world() -> &'static World {
                 ),
             ),
             (IpAddr::V4(SILENT), SmtpMode::Silent),
+            (
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+                SmtpMode::StartTls(good_leaf_v6.server_config()),
+            ),
         ]);
         let smtp_port = smtp[0].addr.port();
 
@@ -219,6 +228,10 @@ fn world() -> &'static World {
             DnsAnswer::Signed(vec![tlsa_full(&wrong_der)]),
         );
         dns.set("_smtp._tls.notlsrpt.test", DnsAnswer::NxDomain);
+        dns.set(
+            "mx.v6.test",
+            DnsAnswer::Records(vec![a(GOOD), RData::AAAA(AAAA(Ipv6Addr::LOCALHOST))]),
+        );
         // Three MX hosts, the last one never answers.
         dns.set(
             "mta-sts.three.test",
@@ -551,4 +564,28 @@ fn rfc8461_3_3_policy_host_that_never_answers_is_named() {
     assert_eq!(f["subject"], "mta-sts.good.test");
     // The MX checks do not wait for it and still run.
     expect(&v, "starttls", "ok", "offered");
+}
+
+#[test]
+fn every_address_v4_and_v6_is_probed() {
+    let (code, v) = json("v6.test", PolicyServer::Right);
+    assert_eq!(code, Some(0), "{v:#}");
+    let port = world().smtp_port;
+    for addr in [format!("[127.0.27.1]:{port}"), format!("[::1]:{port}")] {
+        let subject = format!("mx.v6.test {addr}");
+        for check in ["smtp-connect", "starttls", "certificate"] {
+            assert!(
+                findings(&v, check)
+                    .iter()
+                    .any(|f| f["subject"] == subject.as_str() && f["verdict"] == "ok"),
+                "{check} {subject}: {v:#}"
+            );
+        }
+    }
+    assert!(
+        !findings(&v, "mx-address")
+            .iter()
+            .any(|f| f["detail"].as_str().unwrap().contains("IPv6")),
+        "{v:#}"
+    );
 }
