@@ -22,7 +22,10 @@ impl Env {
             Check::PolicyHttps,
             host,
             Verdict::Ok,
-            format!("HTTP 200, text/plain, {} bytes", text.len()),
+            format!(
+                "certificate valid for {host}, HTTP 200 without redirect, text/plain, {} bytes",
+                text.len()
+            ),
         ));
         let p = match policy::parse_detailed(text) {
             Ok(p) => p,
