@@ -63,30 +63,31 @@ impl Env {
             })
             .collect();
         let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<(usize, SocketAddr, Result<Probe, SmtpError>)>> =
-            Mutex::new(Vec::new());
+        // Each result keeps its job's index, to be reported in the order
+        // of the MX records and addresses whatever order they finish in.
+        let results: Mutex<Vec<(usize, Result<Probe, SmtpError>)>> = Mutex::new(Vec::new());
         let opts = ProbeOptions {
             ehlo_name: "sts-doctor.localhost".into(),
             timeout: self.timeout,
         };
         std::thread::scope(|s| {
             for _ in 0..PROBE_WORKERS.min(jobs.len()) {
-                s.spawn(|| {
-                    while let Some(&(i, addr)) = jobs.get(next.fetch_add(1, Ordering::SeqCst)) {
-                        let r = smtp::probe(addr, &hosts[i].host, &opts);
-                        if let Ok(mut v) = results.lock() {
-                            v.push((i, addr, r));
-                        }
+                s.spawn(|| loop {
+                    let k = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(&(i, addr)) = jobs.get(k) else { break };
+                    let r = smtp::probe(addr, &hosts[i].host, &opts);
+                    if let Ok(mut v) = results.lock() {
+                        v.push((k, r));
                     }
                 });
             }
         });
         let mut results = results.into_inner().unwrap_or_default();
-        // Report in the order of the MX records and addresses.
-        results
-            .sort_by_key(|(i, addr, _)| (*i, jobs.iter().position(|(j, a)| j == i && a == addr)));
-        for (i, addr, r) in results {
-            hosts[i].probes.push((addr, r));
+        results.sort_by_key(|(k, _)| *k);
+        for (k, r) in results {
+            if let Some(&(i, addr)) = jobs.get(k) {
+                hosts[i].probes.push((addr, r));
+            }
         }
         hosts
     }

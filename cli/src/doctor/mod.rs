@@ -157,6 +157,7 @@ fn load_roots(ca_file: Option<&Path>) -> Result<Vec<Vec<u8>>, String> {
     Ok(roots)
 }
 
+/// What every check needs, built once from the options.
 struct Env {
     dns: DnsResolver,
     fetcher: Fetcher,
