@@ -541,10 +541,19 @@ fn no_mta_sts_at_all_is_a_warning() {
 #[test]
 fn three_mx_one_dead_is_named_and_reported() {
     let t0 = Instant::now();
-    let o = doctor("three.test", PolicyServer::Right, "2", &["--json"]);
+    let o = doctor("three.test", PolicyServer::Right, "2", &["--json", "-v"]);
     let took = t0.elapsed();
     eprintln!("sts doctor three.test (3 MX, one dead, --timeout 2): {took:?}");
     assert_eq!(o.status.code(), Some(1));
+    // -v: each step's end with its time on stderr, the dead one named.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.lines()
+            .any(|l| l.contains(" ms] smtp mx3.three.test [127.0.27.5:")
+                && l.ends_with("no answer within the timeout")),
+        "{err}"
+    );
+    assert!(err.contains(" ms] dns: MX three.test"), "{err}");
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     expect(&v, "smtp-connect", "error", "no answer");
     let ok: Vec<&str> = findings(&v, "smtp-connect")

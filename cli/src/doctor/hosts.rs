@@ -30,11 +30,15 @@ impl Env {
             let handles: Vec<_> = names
                 .iter()
                 .map(|h| {
-                    s.spawn(move || HostReport {
-                        host: h.clone(),
-                        addresses: self.dns.addresses(h),
-                        tlsa: self.dns.tlsa(&format!("_25._tcp.{h}")),
-                        probes: Vec::new(),
+                    s.spawn(move || {
+                        let r = HostReport {
+                            host: h.clone(),
+                            addresses: self.dns.addresses(h),
+                            tlsa: self.dns.tlsa(&format!("_25._tcp.{h}")),
+                            probes: Vec::new(),
+                        };
+                        self.trace(&format!("dns: A/AAAA and TLSA of {h}"));
+                        r
                     })
                 })
                 .collect();
@@ -76,6 +80,11 @@ impl Env {
                     let k = next.fetch_add(1, Ordering::SeqCst);
                     let Some(&(i, addr)) = jobs.get(k) else { break };
                     let r = smtp::probe(addr, &hosts[i].host, &opts);
+                    self.trace(&format!(
+                        "smtp {} [{addr}]: {}",
+                        hosts[i].host,
+                        r.as_ref().map_or_else(|e| e.as_str(), |_| "probed")
+                    ));
                     if let Ok(mut v) = results.lock() {
                         v.push((k, r));
                     }
@@ -146,14 +155,14 @@ impl Env {
                         }
                         _ => "fix the SMTP server's replies".into(),
                     };
+                    // A failed handshake is the TLS step's fault, not the
+                    // connection's: report it where the reader looks for it.
+                    let check = match e {
+                        SmtpError::Handshake | SmtpError::StartTlsRefused => Check::StartTls,
+                        _ => Check::SmtpConnect,
+                    };
                     out.push(
-                        Finding::new(
-                            Check::SmtpConnect,
-                            &subject,
-                            Verdict::Error,
-                            e.as_str().into(),
-                        )
-                        .hint(hint),
+                        Finding::new(check, &subject, Verdict::Error, e.as_str().into()).hint(hint),
                     );
                     continue;
                 }

@@ -16,7 +16,7 @@ mod records;
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use sts_client::dns::{DnsResolver, MailHosts};
@@ -128,6 +128,7 @@ pub fn run(cli: &Cli, args: &DoctorArgs) -> ExitCode {
         now: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
+        trace_from: cli.verbose.then(Instant::now),
     };
     let findings = env.diagnose(&domain);
     match output {
@@ -165,6 +166,8 @@ struct Env {
     smtp_port: u16,
     timeout: Duration,
     now: u64,
+    /// With `-v`: when the run started, for the step timings on stderr.
+    trace_from: Option<Instant>,
 }
 
 /// The `_mta-sts` TXT lookup's outcome, kept for judging together with
@@ -183,16 +186,37 @@ enum Fetched {
 }
 
 impl Env {
+    /// With `-v`, one line on stderr when a step ends, so that a slow step
+    /// shows.
+    fn trace(&self, what: &str) {
+        if let Some(t0) = self.trace_from {
+            eprintln!("[{:9.3} ms] {what}", t0.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+
     fn diagnose(&self, domain: &str) -> Vec<Finding> {
         let txt_name = format!("_mta-sts.{domain}");
         let (txt, fetched, tlsrpt, mail_hosts, hosts) = std::thread::scope(|s| {
-            let txt = s.spawn(|| self.txt(&txt_name));
-            let fetched = s.spawn(|| match self.fetcher.fetch(domain) {
-                Ok(f) => Fetched::Body(f.body),
-                Err(e) => Fetched::Failed(e),
+            let txt = s.spawn(|| {
+                let r = self.txt(&txt_name);
+                self.trace(&format!("dns: TXT {txt_name}"));
+                r
             });
-            let tlsrpt = s.spawn(|| self.tlsrpt(domain));
+            let fetched = s.spawn(|| {
+                let r = match self.fetcher.fetch(domain) {
+                    Ok(f) => Fetched::Body(f.body),
+                    Err(e) => Fetched::Failed(e),
+                };
+                self.trace(&format!("https: {}", self.fetcher.url(domain)));
+                r
+            });
+            let tlsrpt = s.spawn(|| {
+                let r = self.tlsrpt(domain);
+                self.trace(&format!("dns: TXT _smtp._tls.{domain}"));
+                r
+            });
             let mail_hosts = self.dns.mail_hosts(domain);
+            self.trace(&format!("dns: MX {domain}"));
             let hosts = match &mail_hosts {
                 Ok(MailHosts::Mx(list)) => {
                     let names: Vec<String> = list
