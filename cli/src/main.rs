@@ -204,7 +204,27 @@ fn policy_json(p: &PolicyInfo) -> Value {
         "mx": p.mx,
         "fetched_at": p.fetched_at,
         "expires_at": p.expires_at,
+        "fetched": utc(p.fetched_at),
+        "expires": utc(p.expires_at),
     })
+}
+
+/// A Unix time as an RFC 3339 UTC date and time, e.g.
+/// `2026-12-07T05:00:00Z` (operators read dates, not seconds).
+fn utc(secs: u64) -> String {
+    let days = u32::try_from(secs / 86_400).ok();
+    match days.and_then(sts_core::tlsrpt::report::civil_from_days) {
+        Some((y, m, d)) => {
+            let t = secs % 86_400;
+            format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+                t / 3600,
+                t / 60 % 60,
+                t % 60
+            )
+        }
+        None => format!("{secs} (Unix time)"),
+    }
 }
 
 fn check(c: &Client, domain: &str, mx: Option<&str>, dane: bool, as_json: bool) -> ExitCode {
@@ -257,7 +277,8 @@ fn check(c: &Client, domain: &str, mx: Option<&str>, dane: bool, as_json: bool) 
                     look.source.as_str()
                 );
                 println!("mx:         {}", p.mx.join(", "));
-                println!("expires_at: {} (Unix time)", p.expires_at);
+                println!("fetched:    {}", utc(p.fetched_at));
+                println!("expires:    {}", utc(p.expires_at));
             }
             None => println!("policy:     none"),
         }
@@ -302,4 +323,15 @@ fn refresh(c: &Client) -> ExitCode {
         r.checked, r.refreshed, r.failed, r.removed
     );
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_printed_as_utc_dates() {
+        assert_eq!(super::utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::utc(1_796_620_811), "2026-12-07T05:20:11Z");
+        assert_eq!(super::utc(951_868_799), "2000-02-29T23:59:59Z");
+        assert_eq!(super::utc(u64::MAX), format!("{} (Unix time)", u64::MAX));
+    }
 }
