@@ -53,6 +53,8 @@ fn record(dir: &std::path::Path, mx: &str, result: &str) -> Command {
         "example.com",
         "--mx",
         mx,
+        "--policy-type",
+        "sts",
         "--result",
         result,
     ]);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::{
-    day_files, gunzip, python, spooled, DnsAnswer, DnsServer, HttpsCollector, MapResolver,
+    day_files, gunzip, python, relay, spooled, DnsAnswer, DnsServer, HttpsCollector, MapResolver,
     SmtpSink, TempDir, TestCa, Validity,
 };
 use serde_json::Value;
@@ -182,7 +182,7 @@ fn rfc8460_5_3_mailto_through_smtp_relay() {
         &["v=TLSRPTv1; rua=mailto:tls%2Breports@example.net"],
     );
     let mut o = opts(dir.path());
-    o.smtp_relay = sink.addr;
+    o.smtp = relay(sink.addr);
     let summary = send_with_resolver(&o, &resolver, None, false).unwrap();
     assert_eq!(
         summary.delivered(),
@@ -362,7 +362,7 @@ fn rfc8460_5_retry_without_duplicates() {
         )],
     );
     let mut o = opts(dir.path());
-    o.smtp_relay = sink.addr;
+    o.smtp = relay(sink.addr);
     o.ca_file = Some(ca.pem_path.clone());
     o.max_attempts = 5;
 
@@ -428,7 +428,7 @@ fn rfc8460_5_receiver_down_for_good() {
         &["v=TLSRPTv1; rua=mailto:tlsrpt@example.com"],
     );
     let mut o = opts(dir.path());
-    o.smtp_relay = format!("127.0.0.1:{port}").parse().unwrap();
+    o.smtp = relay(format!("127.0.0.1:{port}").parse().unwrap());
     o.max_attempts = 3;
     let mut now = next_day();
     for run in 1..=2 {
@@ -465,7 +465,7 @@ fn rfc8460_5_temporary_dns_failure_is_retried() {
     let resolver = MapResolver::default();
     resolver.set_error("_smtp._tls.example.com", DnsError::ServFail);
     let mut o = opts(dir.path());
-    o.smtp_relay = sink.addr;
+    o.smtp = relay(sink.addr);
     let s = send_with_resolver(&o, &resolver, None, false).unwrap();
     assert_eq!(s.pending, 1, "{s:?}");
     resolver.set(

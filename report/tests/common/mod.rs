@@ -427,3 +427,13 @@ pub fn validate_reports(dir: &Path, reports: &[String]) {
     std::fs::write(&file, format!("[{}]", reports.join(","))).unwrap();
     python("validate_schema.py", &[&schema_path(), &file]);
 }
+
+/// `smtp://ADDR`: plain SMTP to a loopback server.
+pub fn relay(addr: SocketAddr) -> sts_report::MailTransport {
+    sts_report::MailTransport::Smtp {
+        security: sts_report::Security::Plain,
+        host: addr.ip().to_string(),
+        port: addr.port(),
+        user: None,
+    }
+}
