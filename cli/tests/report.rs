@@ -300,8 +300,28 @@ fn rfc8460_5_3_send_settings_from_the_environment() {
     // command line.
     let o = sts(&["report", "--smtp", "lmtp://x", "send"], &env);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--smtp lmtp://x"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--smtp: not smtp://"));
     let o = sts(&["report", "--smtp-password", "x", "send"], &env);
     assert!(!o.status.success());
+    // A password put in the URL by mistake is refused and not repeated.
+    let o = sts(
+        &["report", "--smtp", "smtps://u:Pa55w0rd@h.test", "send"],
+        &env,
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no password in the URL") && !err.contains("Pa55w0rd"),
+        "{err}"
+    );
+    let mut env2 = env.clone();
+    env2.push(("STS_REPORT_SMTP", "smtps://u:Pa55w0rd@h.test".into()));
+    let o = sts(&["report", "send"], &env2);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no password in the URL") && !err.contains("Pa55w0rd"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&l.dir);
 }

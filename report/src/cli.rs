@@ -267,7 +267,8 @@ fn options(
         };
     }
     if let Some(v) = &args.smtp {
-        opts.smtp = v.parse().map_err(|e| format!("--smtp {v}: {e}"))?;
+        // The value is not repeated: it may hold a password by mistake.
+        opts.smtp = v.parse().map_err(|e| format!("--smtp: {e}"))?;
     }
     if let Some(f) = &args.smtp_password_file {
         opts.smtp_password_file = Some(f.clone());

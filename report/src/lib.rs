@@ -203,7 +203,9 @@ impl ReportOptions {
         if let Some(v) = var("STS_REPORT_SMTP") {
             self.smtp = v
                 .parse()
-                .map_err(|e| ReportError::BadOption(format!("STS_REPORT_SMTP={v}: {e}")))?;
+                // The value is not repeated: it may hold a password by
+                // mistake.
+                .map_err(|e| ReportError::BadOption(format!("STS_REPORT_SMTP: {e}")))?;
         }
         if self.smtp_password.is_none() {
             self.smtp_password = var("STS_SMTP_PASSWORD").map(Password::new);
