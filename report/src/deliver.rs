@@ -83,9 +83,9 @@ impl<'a> Senders<'a> {
             }
         } else if has_scheme(uri, "https://") {
             let opts = self.opts;
-            let poster = self
-                .poster
-                .get_or_insert_with(|| Poster::new(opts.ca_file.as_deref(), opts.timeout));
+            let poster = self.poster.get_or_insert_with(|| {
+                Poster::with_dns(opts.ca_file.as_deref(), opts.timeout, crate::resolver(opts))
+            });
             match poster {
                 Ok(p) => match p.post(uri, gz) {
                     Ok(()) => Delivery::Accepted,

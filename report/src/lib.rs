@@ -22,6 +22,7 @@
 //!
 //! [`ReportWriter`]: sts_core::tlsrpt::report::ReportWriter
 
+pub mod address;
 pub mod aggregate;
 pub mod cli;
 pub mod day;

@@ -8,7 +8,6 @@
 //! the host name of the setting.
 
 use std::fmt;
-use std::net::IpAddr;
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -163,7 +162,9 @@ pub fn submit(
                 Security::Tls => Tls::Wrapper(tls_parameters(opts, host)?),
             };
             let mut last = fail(SubmitError::Resolve, host.clone());
-            for ip in addresses(opts, host)? {
+            let ips = crate::address::addresses(&crate::resolver(opts), host)
+                .map_err(|(e, why)| fail(SubmitError::Resolve, format!("{host}: {e} {why}")))?;
+            for ip in ips {
                 let mut builder = SmtpTransport::builder_dangerous(ip.to_string())
                     .port(*port)
                     .tls(tls.clone())
@@ -212,35 +213,6 @@ fn tls_parameters(opts: &ReportOptions, host: &str) -> Result<TlsParameters, Sub
     }
     b.build_rustls()
         .map_err(|e| fail(SubmitError::Tls, e.to_string()))
-}
-
-/// The addresses of the SMTP host, IPv4 first; an IP literal is its own.
-fn addresses(opts: &ReportOptions, host: &str) -> Result<Vec<IpAddr>, SubmitFailure> {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(vec![ip]);
-    }
-    let resolver = crate::resolver(opts);
-    let mut out = Vec::new();
-    let mut last_error = String::new();
-    for rtype in [
-        hickory_proto::rr::RecordType::A,
-        hickory_proto::rr::RecordType::AAAA,
-    ] {
-        let name = hickory_proto::rr::Name::from_ascii(format!("{host}."))
-            .map_err(|e| fail(SubmitError::Resolve, format!("{host}: {e}")))?;
-        match resolver.query(&name, rtype) {
-            Ok(msg) => out.extend(msg.answers.iter().filter_map(|r| match &r.data {
-                hickory_proto::rr::RData::A(a) => Some(IpAddr::V4(a.0)),
-                hickory_proto::rr::RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-                _ => None,
-            })),
-            Err(e) => last_error = e.to_string(),
-        }
-    }
-    if out.is_empty() {
-        return Err(fail(SubmitError::Resolve, format!("{host}: {last_error}")));
-    }
-    Ok(out)
 }
 
 /// Maps a lettre error to a reason. TLS reasons come from the rustls

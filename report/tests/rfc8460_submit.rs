@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::{
-    day_files, fake_sendmail, gunzip, python, relay, spooled, AuthSmtp, AuthSmtpConfig, DnsAnswer,
-    DnsServer, HttpsCollector, MapResolver, SmtpSink, TempDir, TestCa, Validity,
+    day_files, fake_sendmail, gunzip, python, relay, spooled, AddrDns, AuthSmtp, AuthSmtpConfig,
+    DnsAnswer, DnsServer, HttpsCollector, MapResolver, SmtpSink, TempDir, TestCa, Validity,
 };
 use serde_json::Value;
 use sts_client::dns::DnsError;
@@ -773,4 +773,66 @@ fn rfc6068_2_mailto_escapes_in_a_record() {
     let mails = sink.mails.lock().unwrap();
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].to, vec!["tls+ok@example.net".to_owned()]);
+}
+
+#[test]
+fn rfc8460_5_3_smtp_host_resolved_by_the_configured_dns() {
+    let dir = TempDir::new("smtp-name");
+    let ca = TestCa::new(dir.path());
+    let server = AuthSmtp::start(
+        ca.leaf(&["submit.report.test"], Validity::Current),
+        AuthSmtpConfig {
+            implicit_tls: true,
+            ..AuthSmtpConfig::default()
+        },
+    );
+    // A name only this DNS server knows: the system resolver cannot have
+    // given its address.
+    let dns = AddrDns::start(&[("submit.report.test", std::net::Ipv4Addr::LOCALHOST)]);
+    record_some(dir.path(), "example.net");
+    let mut o = submission(dir.path(), &ca, &server, Security::Tls);
+    o.smtp = format!("smtps://reporter@submit.report.test:{}", server.addr.port())
+        .parse()
+        .unwrap();
+    o.dns_server = Some(dns.addr);
+    let s = send_with_resolver(&o, &tlsrpt_to_mail(), None, false).unwrap();
+    assert_eq!(s.count(&EventKind::Completed), 1, "{s:?}");
+    check_delivered(dir.path(), &server);
+    assert!(dns.queries_for("submit.report.test") >= 1);
+}
+
+#[test]
+fn rfc8460_5_4_https_host_resolved_by_the_configured_dns() {
+    let dir = TempDir::new("https-name");
+    let ca = TestCa::new(dir.path());
+    let collector = HttpsCollector::start(ca.leaf(&["collect.report.test"], Validity::Current));
+    let dns = AddrDns::start(&[("collect.report.test", std::net::Ipv4Addr::LOCALHOST)]);
+    record_some(dir.path(), "example.org");
+    let url = format!("https://collect.report.test:{}/tlsrpt/v1", collector.port);
+    let resolver = MapResolver::with(
+        "_smtp._tls.example.org",
+        &[&format!("v=TLSRPTv1; rua={url}")],
+    );
+    let mut o = opts(dir.path());
+    o.ca_file = Some(ca.pem_path.clone());
+    o.dns_server = Some(dns.addr);
+    let s = send_with_resolver(&o, &resolver, None, false).unwrap();
+    assert_eq!(s.delivered(), vec![url.as_str()], "{s:?}");
+    assert_eq!(collector.count(), 1);
+    assert!(dns.queries_for("collect.report.test") >= 1);
+    // A name the DNS server does not know: no address, kept for a retry.
+    let dir2 = TempDir::new("https-unknown-name");
+    record_some(dir2.path(), "example.org");
+    let unknown = format!("https://other.report.test:{}/tlsrpt/v1", collector.port);
+    let resolver = MapResolver::with(
+        "_smtp._tls.example.org",
+        &[&format!("v=TLSRPTv1; rua={unknown}")],
+    );
+    let mut o = opts(dir2.path());
+    o.ca_file = Some(ca.pem_path.clone());
+    o.dns_server = Some(dns.addr);
+    let s = send_with_resolver(&o, &resolver, None, false).unwrap();
+    assert_eq!(s.count(&EventKind::DeliveryFailed), 1, "{s:?}");
+    assert_eq!(collector.count(), 1);
+    assert_eq!(spooled(dir2.path()), 1);
 }

@@ -739,3 +739,84 @@ pub fn fake_sendmail(dir: &Path, status: u8) -> PathBuf {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path
 }
+
+// ---------------------------------------------------------------- DNS for host addresses
+
+/// A DNS server on loopback (UDP) that knows the IPv4 addresses of a few
+/// host names: A queries for them get the address, AAAA queries an empty
+/// answer, every other name NXDOMAIN. Counts the queries per name.
+pub struct AddrDns {
+    pub addr: SocketAddr,
+    pub asked: Arc<Mutex<Vec<String>>>,
+    _stopper: Stopper,
+}
+
+impl AddrDns {
+    pub fn start(hosts: &[(&str, std::net::Ipv4Addr)]) -> AddrDns {
+        use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+        use hickory_proto::rr::rdata::A;
+        use hickory_proto::rr::{RData, Record, RecordType};
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = socket.local_addr().unwrap();
+        let table: HashMap<String, std::net::Ipv4Addr> =
+            hosts.iter().map(|(h, ip)| (format!("{h}."), *ip)).collect();
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (a, s) = (asked.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(q) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
+                let Some(question) = q.queries.first().cloned() else {
+                    continue;
+                };
+                let name = question.name().to_ascii().to_ascii_lowercase();
+                a.lock().unwrap().push(name.clone());
+                let mut r = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
+                r.metadata.recursion_desired = q.metadata.recursion_desired;
+                r.metadata.recursion_available = true;
+                r.add_query(question.clone());
+                match table.get(&name) {
+                    None => r.metadata.response_code = ResponseCode::NXDomain,
+                    Some(ip) if question.query_type() == RecordType::A => {
+                        r.add_answer(Record::from_rdata(
+                            question.name().clone(),
+                            60,
+                            RData::A(A(*ip)),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+                if let Ok(out) = r.to_vec() {
+                    let _ = socket.send_to(&out, peer);
+                }
+            }
+        });
+        AddrDns {
+            addr,
+            asked,
+            _stopper: Stopper {
+                stop,
+                wake: addr,
+                udp: true,
+                thread: Some(thread),
+            },
+        }
+    }
+
+    /// Queries for `name` (without the root dot) so far.
+    pub fn queries_for(&self, name: &str) -> usize {
+        let n = format!("{name}.");
+        self.asked
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| **a == n)
+            .count()
+    }
+}
