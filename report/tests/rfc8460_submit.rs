@@ -836,3 +836,44 @@ fn rfc8460_5_4_https_host_resolved_by_the_configured_dns() {
     assert_eq!(collector.count(), 1);
     assert_eq!(spooled(dir2.path()), 1);
 }
+
+#[test]
+fn rfc8460_5_3_silent_server_times_out_and_keeps_the_report() {
+    let dir = TempDir::new("silent-smtp");
+    // Accepts connections and never says a word; stopped with the test.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || listener.accept().map(|(c, _)| c));
+    record_some(dir.path(), "example.net");
+    let mut o = opts(dir.path());
+    o.timeout = Duration::from_secs(1);
+    o.smtp = format!("smtp+starttls://reporter@127.0.0.1:{port}")
+        .parse()
+        .unwrap();
+    o.smtp_password = Some(Password::new(PASSWORD));
+    let s = send_with_resolver(&o, &tlsrpt_to_mail(), None, false).unwrap();
+    let failed: Vec<String> = s
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::DeliveryFailed)
+        .map(|e| e.to_string())
+        .collect();
+    assert_eq!(failed.len(), 1, "{s:?}");
+    assert!(failed[0].contains("timeout"), "{}", failed[0]);
+    assert_eq!(spooled(dir.path()), 1);
+    drop(held.join().unwrap());
+}
+
+#[test]
+fn rfc8460_5_3_expired_certificate_refused() {
+    let dir = TempDir::new("expired-smtp");
+    let ca = TestCa::new(dir.path());
+    let server = AuthSmtp::start(
+        ca.leaf(&["127.0.0.1"], Validity::Expired),
+        AuthSmtpConfig::default(),
+    );
+    record_some(dir.path(), "example.net");
+    let o = submission(dir.path(), &ca, &server, Security::StartTls);
+    refused_case(&o, &server, "certificate expired");
+    assert!(!server.saw("AUTH"));
+}
