@@ -38,14 +38,14 @@ pub struct ReportArgs {
     /// organization-name of the reports [env: STS_REPORT_ORG] [default: the submitter].
     #[arg(long, value_name = "NAME")]
     pub org: Option<String>,
-    /// contact-info of the reports [env: STS_REPORT_CONTACT] [default: postmaster@SUBMITTER].
+    /// contact-info of the reports [env: STS_REPORT_CONTACT] (default: `postmaster@SUBMITTER`).
     #[arg(long, value_name = "ADDR")]
     pub contact: Option<String>,
-    /// From address of report mail [env: STS_REPORT_FROM] [default: tlsrpt-noreply@SUBMITTER].
+    /// From address of report mail [env: STS_REPORT_FROM] (default: `tlsrpt-noreply@SUBMITTER`).
     #[arg(long, value_name = "ADDR")]
     pub from: Option<String>,
-    /// How report mail leaves: smtp://host[:25], smtp+starttls://user@host[:587],
-    /// smtps://user@host[:465] or sendmail[:/path] [env: STS_REPORT_SMTP] [default: smtp://127.0.0.1:25].
+    /// How report mail leaves: `smtp://host[:25]`, `smtp+starttls://user@host[:587]`,
+    /// `smtps://user@host[:465]` or `sendmail[:/path]` [env: STS_REPORT_SMTP] [default: `smtp://127.0.0.1:25`].
     /// The password comes from STS_SMTP_PASSWORD or --smtp-password-file, never from here.
     #[arg(long, value_name = "URL")]
     pub smtp: Option<String>,

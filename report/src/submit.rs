@@ -140,6 +140,8 @@ pub fn submit(
     let envelope = Envelope::new(Some(from_addr), vec![to_addr])
         .map_err(|e| fail(SubmitError::BadAddress, e.to_string()))?;
     match &opts.smtp {
+        // No timeout here: lettre waits for the program, and a local
+        // sendmail only queues the message and returns.
         MailTransport::Sendmail { path } => SendmailTransport::new_with_command(path)
             .send_raw(&envelope, message)
             .map_err(|e| fail(SubmitError::Sendmail, format!("{}: {e}", path.display()))),
