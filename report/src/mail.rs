@@ -49,7 +49,10 @@ pub fn report_filename(submitter: &str, policy_domain: &str, day: Day, unique_id
 }
 
 /// Whether `s` may go into a header or SMTP command as is: printable ASCII
-/// without spaces, angle brackets or quotes.
+/// without spaces, angle brackets or quotes. lettre would encode anything
+/// else; it is refused instead, because these values come from DNS and
+/// the settings, where an address that needs quoting or encoding is a
+/// broken or hostile record rather than a destination.
 pub(crate) fn is_plain_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
