@@ -52,8 +52,21 @@ pub fn addresses(dns: &DnsResolver, host: &str) -> Result<Vec<IpAddr>, (AddressE
     if let Ok(ip) = literal.parse::<IpAddr>() {
         return Ok(vec![ip]);
     }
-    let name = Name::from_ascii(format!("{}.", host.trim_end_matches('.')))
-        .map_err(|e| (AddressError::BadName, e.to_string()))?;
+    // RFC 6761 §6.3: `localhost` is the loopback address without asking
+    // DNS (`smtp://localhost` is the local MTA, whatever the server says).
+    let bare = host.trim_end_matches('.');
+    if bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .rsplit_once('.')
+            .is_some_and(|(_, tld)| tld.eq_ignore_ascii_case("localhost"))
+    {
+        return Ok(vec![
+            IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ]);
+    }
+    let name =
+        Name::from_ascii(format!("{bare}.")).map_err(|e| (AddressError::BadName, e.to_string()))?;
     let mut out = Vec::new();
     let mut last_error = String::new();
     for rtype in [RecordType::A, RecordType::AAAA] {
@@ -71,4 +84,43 @@ pub fn addresses(dns: &DnsResolver, host: &str) -> Result<Vec<IpAddr>, (AddressE
         return Err((AddressError::NotFound, last_error));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A resolver pointed at a port where nothing answers: any DNS query
+    /// would fail, so an answer proves none was made.
+    fn no_dns() -> DnsResolver {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = sock.local_addr().unwrap();
+        drop(sock);
+        DnsResolver::new(addr, Duration::from_millis(100), 1)
+    }
+
+    #[test]
+    fn rfc6761_6_3_localhost_without_dns() {
+        let dns = no_dns();
+        for h in ["localhost", "LocalHost.", "smtp.localhost"] {
+            assert_eq!(
+                addresses(&dns, h).unwrap()[0],
+                IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+                "{h}"
+            );
+        }
+        assert_eq!(
+            addresses(&dns, "[::1]").unwrap(),
+            vec![IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)]
+        );
+        assert_eq!(
+            addresses(&dns, "localhost.example").map_err(|e| e.0),
+            Err(AddressError::NotFound)
+        );
+        assert_eq!(
+            addresses(&dns, "bad name").map_err(|e| e.0),
+            Err(AddressError::BadName)
+        );
+    }
 }
