@@ -74,13 +74,9 @@ enum Command {
     },
     /// Refresh every cached policy that changed or expires soon.
     Refresh,
-    /// TLS reports (RFC 8460): `record`, `print [--day D]`, `send [--day D] [--dry-run]`
-    /// on the store at --dir or STS_REPORT_DIR (see `sts report --help`).
-    Report {
-        /// The report command and its options, as for `sts-report`.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
-        args: Vec<String>,
-    },
+    /// TLS reports (RFC 8460): record outcomes, print and send the daily reports
+    /// (see `sts report --help`).
+    Report(sts_report::cli::ReportArgs),
 }
 
 fn parse_server(s: &str) -> Result<SocketAddr, String> {
@@ -104,22 +100,19 @@ fn main() -> ExitCode {
             Ok(c) => refresh(&c),
             Err(code) => code,
         },
-        Command::Report { args } => report(&cli, args),
+        Command::Report(args) => report(&cli, args),
     }
 }
 
-/// `sts report ...`: the report store's own command line, with the global
-/// --dns-server and --ca-file passed on.
-fn report(cli: &Cli, args: &[String]) -> ExitCode {
-    let mut all = Vec::new();
-    if let Some(d) = cli.dns_server {
-        all.extend(["--dns".to_owned(), d.to_string()]);
-    }
-    if let Some(f) = &cli.ca_file {
-        all.extend(["--ca-file".to_owned(), f.display().to_string()]);
-    }
-    all.extend(args.iter().cloned());
-    match sts_report::cli::run(&all) {
+/// `sts report ...`, with the global client settings (the policy of a
+/// recorded outcome is looked up with them; DNS server and CA file apply
+/// to sending too).
+fn report(cli: &Cli, args: &sts_report::cli::ReportArgs) -> ExitCode {
+    let opts = match options(cli) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    match sts_report::cli::run(args, opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sts report: {e}");
@@ -166,7 +159,7 @@ fn lint(file: &PathBuf) -> ExitCode {
     }
 }
 
-fn client(cli: &Cli) -> Result<Client, ExitCode> {
+fn options(cli: &Cli) -> Result<ClientOptions, ExitCode> {
     let mut opts = ClientOptions {
         dns_server: cli.dns_server,
         ca_file: cli.ca_file.clone(),
@@ -184,7 +177,11 @@ fn client(cli: &Cli) -> Result<Client, ExitCode> {
         opts.https_connect_timeout = t;
         opts.https_total_timeout = t;
     }
-    let mut c = Client::new(opts).map_err(|e| {
+    Ok(opts)
+}
+
+fn client(cli: &Cli) -> Result<Client, ExitCode> {
+    let mut c = Client::new(options(cli)?).map_err(|e| {
         eprintln!("sts: {e}");
         ExitCode::from(2)
     })?;

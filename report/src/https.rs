@@ -2,12 +2,18 @@
 //! with `Content-Type: application/tlsrpt+gzip`; the server certificate is
 //! verified (webpki roots, or the roots of the `ca_file` option); any 2xx
 //! status means the report was accepted. Redirects are not followed and
-//! proxies from the environment are not used.
+//! proxies from the environment are not used. The host of the URI is
+//! resolved by the project's DNS client ([`crate::address`]).
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use sts_client::dns::DnsResolver;
 use ureq::config::Config;
+use ureq::http::Uri;
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 /// An HTTPS client for reporting URIs.
 #[derive(Debug)]
@@ -16,8 +22,19 @@ pub struct Poster {
 }
 
 impl Poster {
-    /// Builds the client; fails only when `ca_file` cannot be read.
+    /// Builds the client, resolving hosts through the servers of
+    /// `/etc/resolv.conf`; fails only when `ca_file` cannot be read.
     pub fn new(ca_file: Option<&Path>, timeout: Duration) -> Result<Poster, String> {
+        let dns = DnsResolver::from_system(timeout.min(Duration::from_secs(5)), 3);
+        Poster::with_dns(ca_file, timeout, dns)
+    }
+
+    /// Builds the client with `dns` for the hosts of reporting URIs.
+    pub fn with_dns(
+        ca_file: Option<&Path>,
+        timeout: Duration,
+        dns: DnsResolver,
+    ) -> Result<Poster, String> {
         let tls = sts_client::fetch::tls_config(ca_file)?;
         let config = Config::builder()
             .https_only(true)
@@ -31,7 +48,7 @@ impl Poster {
             .tls_config(tls)
             .build();
         Ok(Poster {
-            agent: config.new_agent(),
+            agent: ureq::Agent::with_parts(config, DefaultConnector::new(), DnsHosts(dns)),
         })
     }
 
@@ -49,5 +66,28 @@ impl Poster {
         } else {
             Err(format!("POST {url}: HTTP status {status}"))
         }
+    }
+}
+
+/// ureq's resolver over the project's DNS client.
+#[derive(Debug)]
+struct DnsHosts(DnsResolver);
+
+impl Resolver for DnsHosts {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        _config: &Config,
+        _timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().ok_or(ureq::Error::HostNotFound)?;
+        let port = uri.port_u16().unwrap_or(443);
+        let ips =
+            crate::address::addresses(&self.0, host).map_err(|_| ureq::Error::HostNotFound)?;
+        let mut out = self.empty();
+        for ip in ips {
+            out.push(SocketAddr::new(ip, port));
+        }
+        Ok(out)
     }
 }
