@@ -2,8 +2,9 @@
 //! project's own DNS client, with the server and timeouts of the options:
 //! the report sender never falls back to the system resolver
 //! (getaddrinfo). IP literals are their own address.
-//! The lookup itself is the client's (`DnsResolver::addresses`: A and
-//! AAAA, CNAMEs followed), the one the policy fetch uses.
+//! The lookup is the client's (`DnsResolver::host_addresses`: literals,
+//! `localhost`, then A and AAAA with CNAMEs followed), as for the policy
+//! fetch.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -44,24 +45,7 @@ const MAX_ADDRESSES: usize = 8;
 /// The addresses of `host`, IPv4 first; with the last DNS error text when
 /// there are none.
 pub fn addresses(dns: &DnsResolver, host: &str) -> Result<Vec<IpAddr>, (AddressError, String)> {
-    let literal = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = literal.parse::<IpAddr>() {
-        return Ok(vec![ip]);
-    }
-    // RFC 6761 §6.3: `localhost` is the loopback address without asking
-    // DNS (`smtp://localhost` is the local MTA, whatever the server says).
-    let bare = host.trim_end_matches('.');
-    if bare.eq_ignore_ascii_case("localhost")
-        || bare
-            .rsplit_once('.')
-            .is_some_and(|(_, tld)| tld.eq_ignore_ascii_case("localhost"))
-    {
-        return Ok(vec![
-            IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
-        ]);
-    }
-    let mut out = dns.addresses(bare).map_err(|e| match e {
+    let mut out = dns.host_addresses(host).map_err(|e| match e {
         sts_client::DnsError::BadName(m) => (AddressError::BadName, m),
         e => (AddressError::NotFound, e.to_string()),
     })?;

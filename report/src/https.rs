@@ -3,17 +3,15 @@
 //! verified (webpki roots, or the roots of the `ca_file` option); any 2xx
 //! status means the report was accepted. Redirects are not followed and
 //! proxies from the environment are not used. The host of the URI is
-//! resolved by the project's DNS client ([`crate::address`]).
+//! resolved by the project's DNS client (`DnsResolver::host_addresses`).
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use sts_client::dns::DnsResolver;
+use sts_client::fetch::DnsAddrResolver;
 use ureq::config::Config;
-use ureq::http::Uri;
-use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::unversioned::transport::DefaultConnector;
 
 /// An HTTPS client for reporting URIs.
 #[derive(Debug)]
@@ -48,7 +46,11 @@ impl Poster {
             .tls_config(tls)
             .build();
         Ok(Poster {
-            agent: ureq::Agent::with_parts(config, DefaultConnector::new(), DnsHosts(dns)),
+            agent: ureq::Agent::with_parts(
+                config,
+                DefaultConnector::new(),
+                DnsAddrResolver::new(Some(dns), None, timeout),
+            ),
         })
     }
 
@@ -66,28 +68,5 @@ impl Poster {
         } else {
             Err(format!("POST {url}: HTTP status {status}"))
         }
-    }
-}
-
-/// ureq's resolver over the project's DNS client.
-#[derive(Debug)]
-struct DnsHosts(DnsResolver);
-
-impl Resolver for DnsHosts {
-    fn resolve(
-        &self,
-        uri: &Uri,
-        _config: &Config,
-        _timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let host = uri.host().ok_or(ureq::Error::HostNotFound)?;
-        let port = uri.port_u16().unwrap_or(443);
-        let ips =
-            crate::address::addresses(&self.0, host).map_err(|_| ureq::Error::HostNotFound)?;
-        let mut out = self.empty();
-        for ip in ips {
-            out.push(SocketAddr::new(ip, port));
-        }
-        Ok(out)
     }
 }
