@@ -24,7 +24,7 @@ SANITIZE  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 EXAMPLES  = policy-check cert-check
 C_TESTS   = vectors client
 
-.PHONY: all lib demo test rust-test c-test nostd firmware exim-test lint install clean
+.PHONY: all lib cli demo test rust-test c-test nostd firmware exim-test lint install install-check clean
 
 all: lib $(EXAMPLES:%=$(BUILD)/%-shared) $(EXAMPLES:%=$(BUILD)/%-static)
 
@@ -94,14 +94,31 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+# Installed binaries carry no debug information (the release profile keeps
+# line tables for benchmarks and backtraces in the build tree only).
+STRIP    ?= strip
+
+cli:
+	$(CARGO) build --release -p sts-cli
+
+install: lib cli
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/sts.h $(DESTDIR)$(PREFIX)/include/sts.h
 	install -m 755 $(LIBDIR)/libsts.so $(DESTDIR)$(PREFIX)/lib/libsts.so.0
+	$(STRIP) --strip-unneeded $(DESTDIR)$(PREFIX)/lib/libsts.so.0
 	ln -sf libsts.so.0 $(DESTDIR)$(PREFIX)/lib/libsts.so
 	install -m 644 $(LIBDIR)/libsts.a $(DESTDIR)$(PREFIX)/lib/libsts.a
+	$(STRIP) --strip-debug $(DESTDIR)$(PREFIX)/lib/libsts.a
+	install -m 755 $(LIBDIR)/sts $(DESTDIR)$(PREFIX)/bin/sts
+	$(STRIP) $(DESTDIR)$(PREFIX)/bin/sts
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)|' \
 		-e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' sts.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sts.pc
+
+# `make install` into a scratch prefix, then use what it installed: the
+# command runs, a C program builds with pkg-config against the installed
+# library, and nothing installed carries debug sections.
+install-check:
+	scripts/install-check.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -81,13 +81,9 @@ enum Command {
     /// wrong, 1 an error (enforcing senders refuse or defer mail, or the
     /// published setup is unusable), 2 warnings only. No mail is sent.
     Doctor(doctor::DoctorArgs),
-    /// TLS reports (RFC 8460): `record`, `print [--day D]`, `send [--day D] [--dry-run]`
-    /// on the store at --dir or STS_REPORT_DIR (see `sts report --help`).
-    Report {
-        /// The report command and its options, as for `sts-report`.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
-        args: Vec<String>,
-    },
+    /// TLS reports (RFC 8460): record outcomes, print and send the daily reports
+    /// (see `sts report --help`).
+    Report(sts_report::cli::ReportArgs),
 }
 
 fn parse_server(s: &str) -> Result<SocketAddr, String> {
@@ -111,23 +107,20 @@ fn main() -> ExitCode {
             Ok(c) => refresh(&c),
             Err(code) => code,
         },
-        Command::Report { args } => report(&cli, args),
+        Command::Report(args) => report(&cli, args),
         Command::Doctor(args) => doctor::run(&cli, args),
     }
 }
 
-/// `sts report ...`: the report store's own command line, with the global
-/// --dns-server and --ca-file passed on.
-fn report(cli: &Cli, args: &[String]) -> ExitCode {
-    let mut all = Vec::new();
-    if let Some(d) = cli.dns_server {
-        all.extend(["--dns".to_owned(), d.to_string()]);
-    }
-    if let Some(f) = &cli.ca_file {
-        all.extend(["--ca-file".to_owned(), f.display().to_string()]);
-    }
-    all.extend(args.iter().cloned());
-    match sts_report::cli::run(&all) {
+/// `sts report ...`, with the global client settings (the policy of a
+/// recorded outcome is looked up with them; DNS server and CA file apply
+/// to sending too).
+fn report(cli: &Cli, args: &sts_report::cli::ReportArgs) -> ExitCode {
+    let opts = match options(cli) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    match sts_report::cli::run(args, opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sts report: {e}");
@@ -174,7 +167,7 @@ fn lint(file: &PathBuf) -> ExitCode {
     }
 }
 
-fn client(cli: &Cli) -> Result<Client, ExitCode> {
+fn options(cli: &Cli) -> Result<ClientOptions, ExitCode> {
     let mut opts = ClientOptions {
         dns_server: cli.dns_server,
         ca_file: cli.ca_file.clone(),
@@ -192,7 +185,11 @@ fn client(cli: &Cli) -> Result<Client, ExitCode> {
         opts.https_connect_timeout = t;
         opts.https_total_timeout = t;
     }
-    let mut c = Client::new(opts).map_err(|e| {
+    Ok(opts)
+}
+
+fn client(cli: &Cli) -> Result<Client, ExitCode> {
+    let mut c = Client::new(options(cli)?).map_err(|e| {
         eprintln!("sts: {e}");
         ExitCode::from(2)
     })?;
@@ -212,7 +209,27 @@ fn policy_json(p: &PolicyInfo) -> Value {
         "mx": p.mx,
         "fetched_at": p.fetched_at,
         "expires_at": p.expires_at,
+        "fetched": utc(p.fetched_at),
+        "expires": utc(p.expires_at),
     })
+}
+
+/// A Unix time as an RFC 3339 UTC date and time, e.g.
+/// `2026-12-07T05:00:00Z` (operators read dates, not seconds).
+fn utc(secs: u64) -> String {
+    let days = u32::try_from(secs / 86_400).ok();
+    match days.and_then(sts_core::tlsrpt::report::civil_from_days) {
+        Some((y, m, d)) => {
+            let t = secs % 86_400;
+            format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+                t / 3600,
+                t / 60 % 60,
+                t % 60
+            )
+        }
+        None => format!("{secs} (Unix time)"),
+    }
 }
 
 fn check(c: &Client, domain: &str, mx: Option<&str>, dane: bool, as_json: bool) -> ExitCode {
@@ -265,7 +282,8 @@ fn check(c: &Client, domain: &str, mx: Option<&str>, dane: bool, as_json: bool) 
                     look.source.as_str()
                 );
                 println!("mx:         {}", p.mx.join(", "));
-                println!("expires_at: {} (Unix time)", p.expires_at);
+                println!("fetched:    {}", utc(p.fetched_at));
+                println!("expires:    {}", utc(p.expires_at));
             }
             None => println!("policy:     none"),
         }
@@ -310,4 +328,15 @@ fn refresh(c: &Client) -> ExitCode {
         r.checked, r.refreshed, r.failed, r.removed
     );
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_printed_as_utc_dates() {
+        assert_eq!(super::utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::utc(1_796_620_811), "2026-12-07T05:20:11Z");
+        assert_eq!(super::utc(951_868_799), "2000-02-29T23:59:59Z");
+        assert_eq!(super::utc(u64::MAX), format!("{} (Unix time)", u64::MAX));
+    }
 }

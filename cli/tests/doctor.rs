@@ -180,10 +180,13 @@ fn world() -> &'static World {
                 policy_reply(&policy_text("enforce", &[&format!("mx.{d}")], 1_209_600)),
             );
         }
+        // As a validating resolver for signed zones: TLSA records count
+        // for DANE only with the AD bit.
+        dns.set_authenticated(true);
         // The good domain also has DANE, matching.
         dns.set(
             "_25._tcp.mx.good.test",
-            DnsAnswer::Signed(vec![tlsa_full(&good_der)]),
+            DnsAnswer::Records(vec![tlsa_full(&good_der)]),
         );
         // The faults.
         dns.set("_mta-sts.notxt.test", DnsAnswer::NxDomain);
@@ -225,7 +228,7 @@ fn world() -> &'static World {
         );
         dns.set(
             "_25._tcp.mx.tlsa.test",
-            DnsAnswer::Signed(vec![tlsa_full(&wrong_der)]),
+            DnsAnswer::Records(vec![tlsa_full(&wrong_der)]),
         );
         dns.set("_smtp._tls.notlsrpt.test", DnsAnswer::NxDomain);
         dns.set(
