@@ -42,6 +42,7 @@ const ON_GOOD: &[&str] = &[
     "notlsrpt.test",
     "testing.test",
     "v6.test",
+    "noad.test",
 ];
 
 struct World {
@@ -282,6 +283,17 @@ enum PolicyServer {
 }
 
 fn doctor(domain: &str, server: PolicyServer, timeout: &str, extra: &[&str]) -> Output {
+    doctor_asking(world().dns.addr, domain, server, timeout, extra)
+}
+
+/// [`doctor`] with another DNS server.
+fn doctor_asking(
+    dns: std::net::SocketAddr,
+    domain: &str,
+    server: PolicyServer,
+    timeout: &str,
+    extra: &[&str],
+) -> Output {
     let w = world();
     let port = match server {
         PolicyServer::Right => w.https.port,
@@ -290,7 +302,7 @@ fn doctor(domain: &str, server: PolicyServer, timeout: &str, extra: &[&str]) -> 
     };
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sts"));
     cmd.args(["doctor", domain])
-        .args(["--dns-server", &w.dns.addr.to_string()])
+        .args(["--dns-server", &dns.to_string()])
         .args(["--ca-file", w.ca.pem_path.to_str().unwrap()])
         .args(["--https-port", &port.to_string()])
         .args(["--smtp-port", &w.smtp_port.to_string()])
@@ -599,5 +611,45 @@ fn every_address_v4_and_v6_is_probed() {
             .iter()
             .any(|f| f["detail"].as_str().unwrap().contains("IPv6")),
         "{v:#}"
+    );
+}
+
+#[test]
+fn rfc7672_2_2_tlsa_without_dnssec_validation_is_ignored_with_a_warning() {
+    // A resolver that does not set AD: the same records as the world's
+    // for noad.test, plus TLSA records that would not even match.
+    let dns = DnsServer::start();
+    dns.set(
+        "mta-sts.noad.test",
+        DnsAnswer::Records(vec![a(Ipv4Addr::LOCALHOST)]),
+    );
+    dns.set("_mta-sts.noad.test", txt1("v=STSv1; id=20261207;"));
+    dns.set(
+        "noad.test",
+        DnsAnswer::Records(vec![mx(10, "mx.noad.test")]),
+    );
+    dns.set("mx.noad.test", DnsAnswer::Records(vec![a(GOOD)]));
+    dns.set(
+        "_25._tcp.mx.noad.test",
+        DnsAnswer::Records(vec![tlsa_full(b"not the certificate")]),
+    );
+    dns.set(
+        "_smtp._tls.noad.test",
+        txt1("v=TLSRPTv1; rua=mailto:tlsrpt@noad.test"),
+    );
+    let o = doctor_asking(dns.addr, "noad.test", PolicyServer::Right, "2", &["--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(o.status.code(), Some(2), "{v:#}");
+    expect(&v, "dane", "warning", "not DNSSEC-validated");
+    // Not used for DANE, so no mismatch is reported; WebPKI still passes.
+    assert!(
+        !findings(&v, "dane").iter().any(|f| f["verdict"] == "error"),
+        "{v:#}"
+    );
+    expect(
+        &v,
+        "certificate",
+        "ok",
+        "valid under WebPKI for mx.noad.test",
     );
 }

@@ -80,12 +80,9 @@ impl Env {
                 .hint("make the name resolve")]
             }
         };
-        // RFC 8460 §3: records not starting with v=TLSRPTv1 are ignored;
-        // more than one that does means no policy.
-        let ours: Vec<&Vec<u8>> = records
-            .iter()
-            .filter(|r| r.starts_with(b"v=TLSRPTv1"))
-            .collect();
+        // RFC 8460 §3: records not starting with "v=TLSRPTv1;" are
+        // ignored; more than one that does means no policy.
+        let ours: Vec<&Vec<u8>> = records.iter().filter(|r| is_tlsrpt(r)).collect();
         match ours.as_slice() {
             [] => vec![Finding::new(
                 Check::Tlsrpt,
@@ -127,5 +124,28 @@ impl Env {
             )
             .hint("keep exactly one TLSRPT record")],
         }
+    }
+}
+
+/// Whether a TXT record is one RFC 8460 §3 keeps: `v=TLSRPTv1` and then
+/// `;` (after optional whitespace, which the record's ABNF allows).
+fn is_tlsrpt(record: &[u8]) -> bool {
+    record
+        .strip_prefix(b"v=TLSRPTv1")
+        .and_then(|rest| rest.iter().find(|b| !matches!(b, b' ' | b'\t')))
+        == Some(&b';')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_tlsrpt;
+
+    #[test]
+    fn rfc8460_3_record_selection() {
+        assert!(is_tlsrpt(b"v=TLSRPTv1; rua=mailto:a@b.test"));
+        assert!(is_tlsrpt(b"v=TLSRPTv1 ;rua=mailto:a@b.test"));
+        assert!(!is_tlsrpt(b"v=TLSRPTv10; rua=mailto:a@b.test"));
+        assert!(!is_tlsrpt(b"v=TLSRPTv1"));
+        assert!(!is_tlsrpt(b"v=spf1 -all"));
     }
 }
