@@ -24,6 +24,7 @@
 pub mod cache;
 pub mod dns;
 pub mod fetch;
+pub mod file_access;
 pub mod refresh;
 
 use std::fmt;
