@@ -30,6 +30,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use sts_client::file_access::{self, Access};
 use sts_core::tlsrpt::{PolicyType, ResultType};
 
 use crate::day::Day;
@@ -139,15 +140,26 @@ pub enum Recorded {
 pub struct Recorder {
     dir: PathBuf,
     fsync: bool,
+    access: Access,
 }
 
 impl Recorder {
-    /// Opens (creating if needed) the store at `dir`.
+    /// Opens (creating if needed) the store at `dir`. What it creates is
+    /// owner-only whatever the umask, unless `dir` is set-group-ID (see
+    /// [`sts_client::file_access`]); a store others can write is an error
+    /// naming the path, since they could forge or delete outcomes.
     pub fn open(dir: impl AsRef<Path>) -> Result<Recorder, ReportError> {
         let dir = dir.as_ref().to_path_buf();
+        let access = file_access::create_dir_all(&dir, Access::Owner)
+            .map_err(|e| ReportError::io(&dir, e))?;
         let outcomes = dir.join(OUTCOMES);
-        fs::create_dir_all(&outcomes).map_err(|e| ReportError::io(&outcomes, e))?;
-        Ok(Recorder { dir, fsync: true })
+        file_access::create_dir_all(&outcomes, access)
+            .map_err(|e| ReportError::io(&outcomes, e))?;
+        Ok(Recorder {
+            dir,
+            fsync: true,
+            access,
+        })
     }
 
     /// Whether each record is flushed to stable storage with `fdatasync`
@@ -176,13 +188,14 @@ impl Recorder {
                 .read(true)
                 .create(true)
                 .append(true)
-                .mode(0o640)
+                .mode(self.access.file_mode())
                 .open(&path)
                 .map_err(|e| ReportError::io(&path, e))?;
             file.lock().map_err(|e| ReportError::io(&path, e))?;
             if !same_file(&file, &path) {
                 continue;
             }
+            self.trust(&file, &path)?;
             append_line(&file, &line, self.fsync).map_err(|e| ReportError::io(&path, e))?;
             return Ok(Recorded::Stored);
         }
@@ -190,6 +203,27 @@ impl Recorder {
             &path,
             io::Error::other("the day file keeps being replaced"),
         ))
+    }
+}
+
+impl Recorder {
+    /// Refuses a day file others could have written (forged outcomes);
+    /// gives one this process just created its exact mode and owner.
+    fn trust(&self, file: &File, path: &Path) -> Result<(), ReportError> {
+        let io_err = |e| ReportError::io(path, e);
+        let md = file.metadata().map_err(io_err)?;
+        let outcomes = self.dir.join(OUTCOMES);
+        if md.len() == 0 && md.mode() & 0o7777 != self.access.file_mode() {
+            file_access::finish_file(file, &outcomes, self.access).map_err(io_err)?;
+            return Ok(());
+        }
+        let dir_md = fs::metadata(&outcomes).map_err(|e| ReportError::io(&outcomes, e))?;
+        file_access::check_file(&md, &dir_md).map_err(|e| {
+            ReportError::io(
+                path,
+                io::Error::new(io::ErrorKind::PermissionDenied, e.as_str()),
+            )
+        })
     }
 }
 
