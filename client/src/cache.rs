@@ -231,11 +231,23 @@ impl DiskCache {
             TMP_SEQ.fetch_add(1, Ordering::Relaxed)
         ));
         let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(self.access.file_mode())
-                .open(&tmp)?;
+            // O_EXCL: never write through a file that is already there.
+            // One that is was left by a killed writer whose process id
+            // this process now has: remove it and try once more.
+            let create = || {
+                OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(self.access.file_mode())
+                    .open(&tmp)
+            };
+            let mut f = match create() {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    fs::remove_file(&tmp)?;
+                    create()?
+                }
+                other => other?,
+            };
             file_access::finish_file(&f, &self.dir, self.access)?;
             f.write_all(&entry.encode())?;
             f.sync_all()?;
@@ -504,6 +516,22 @@ mod tests {
         assert_eq!(d.load("d.example").map(|e| e.txt_checked_at), Some(3));
         assert!(d.load("../etc/passwd").is_none());
         assert!(d.store("../x", &sample()).is_err());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_temporary_file_left_by_a_killed_writer_is_replaced() {
+        let dir = tempdir("leftover");
+        let d = DiskCache::open(&dir, 10).unwrap();
+        // Files as a killed process with this process id would have left
+        // them, for the next sequence numbers this process will use.
+        let next = TMP_SEQ.load(Ordering::Relaxed);
+        for seq in next..next + 64 {
+            let name = format!("{TMP_PREFIX}left.example.{}.{seq}", std::process::id());
+            fs::write(dir.join(name), b"half an entry").unwrap();
+        }
+        d.store("left.example", &sample()).unwrap();
+        assert_eq!(d.load("left.example"), Some(sample()));
         let _ = fs::remove_dir_all(&dir);
     }
 
