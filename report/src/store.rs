@@ -184,18 +184,31 @@ impl Recorder {
         // The sender may unlink the file between our open and our lock;
         // then we open again (a few times at most).
         for _ in 0..8 {
-            let file = OpenOptions::new()
+            // Whether this process created the file decides whether it
+            // sets the file's mode and owner or checks them.
+            let (file, created) = match OpenOptions::new()
                 .read(true)
-                .create(true)
                 .append(true)
+                .create_new(true)
                 .mode(self.access.file_mode())
                 .open(&path)
-                .map_err(|e| ReportError::io(&path, e))?;
+            {
+                Ok(f) => (f, Created::Here),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    match OpenOptions::new().read(true).append(true).open(&path) {
+                        Ok(f) => (f, Created::Elsewhere),
+                        // Unlinked by the sender in between: start again.
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(ReportError::io(&path, e)),
+                    }
+                }
+                Err(e) => return Err(ReportError::io(&path, e)),
+            };
             file.lock().map_err(|e| ReportError::io(&path, e))?;
             if !same_file(&file, &path) {
                 continue;
             }
-            self.trust(&file, &path)?;
+            self.trust(&file, &path, created)?;
             append_line(&file, &line, self.fsync).map_err(|e| ReportError::io(&path, e))?;
             return Ok(Recorded::Stored);
         }
@@ -206,17 +219,27 @@ impl Recorder {
     }
 }
 
+/// Who created a day file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Created {
+    /// This call did.
+    Here,
+    /// Another process or an earlier call.
+    Elsewhere,
+}
+
 impl Recorder {
-    /// Refuses a day file others could have written (forged outcomes);
-    /// gives one this process just created its exact mode and owner.
-    fn trust(&self, file: &File, path: &Path) -> Result<(), ReportError> {
-        let io_err = |e| ReportError::io(path, e);
-        let md = file.metadata().map_err(io_err)?;
+    /// Gives a day file this process just created its exact mode and
+    /// owner (root records from Exim's delivery process, the Exim user
+    /// from its transports); refuses one others could have written
+    /// (forged outcomes).
+    fn trust(&self, file: &File, path: &Path, created: Created) -> Result<(), ReportError> {
         let outcomes = self.dir.join(OUTCOMES);
-        if md.len() == 0 && md.mode() & 0o7777 != self.access.file_mode() {
-            file_access::finish_file(file, &outcomes, self.access).map_err(io_err)?;
-            return Ok(());
+        if created == Created::Here {
+            return file_access::finish_file(file, &outcomes, self.access)
+                .map_err(|e| ReportError::io(path, e));
         }
+        let md = file.metadata().map_err(|e| ReportError::io(path, e))?;
         let dir_md = fs::metadata(&outcomes).map_err(|e| ReportError::io(&outcomes, e))?;
         file_access::check_file(&md, &dir_md).map_err(|e| {
             ReportError::io(
