@@ -643,6 +643,22 @@ out=$(be "\${dlfunc{$T/lib/sts_exim.so}{exim_sts_policy}{$T/sts-umask.conf}{enf-
 check "a world-writable cache entry is not used: enf-ok.test still enforce ($out)" [ "$out" = enforce ]
 check "it was replaced by an owner-only entry of $EXIM_USER ($(stat -c '%a %U' "$entry"))" \
   [ "$(stat -c '%a %U' "$entry")" = "600 $EXIM_USER" ]
+# Exim's delivery process runs as root: what root creates in the Exim
+# user's directories must stay that user's.
+install -d -m 700 -o "$EXIM_USER" -g "$EXIM_USER" "$U/rootstore"
+settings "$T/sts-root.conf" "$U/spool/cache"
+sed -i "s|^report_dir = .*|report_dir = $U/rootstore|" "$T/sts-root.conf"
+chmod 644 "$T/sts-root.conf"
+rm -f "$U/spool/cache/enf-ok.test"
+if sh -c 'umask 000 && exec "$@"' sh "$T/lib/module_check" "$T/lib/sts_exim.so" "$T/sts-root.conf" \
+  enf-ok.test mx1.enf-ok.test 0 >"$T/module_root.out" 2>&1; then
+  ok "module_check as root under umask 000: $(tail -1 "$T/module_root.out")"
+else
+  bad "module_check as root under umask 000"; cat "$T/module_root.out"
+fi
+owners=$(find "$U/rootstore" "$U/spool/cache" -mindepth 1 -printf '%u %m\n' | sort -u | tr '\n' ' ')
+check "files root created belong to $EXIM_USER, owner-only ($owners)" \
+  [ "$owners" = "$EXIM_USER 600 $EXIM_USER 700 " ]
 chmod 777 "$U/spool/cache"
 out=$(be "\${dlfunc{$T/lib/sts_exim.so}{exim_sts_policy}{$T/sts-umask.conf}{enf-ok.test}}")
 check "a world-writable cache directory is refused, naming it ($out)" \
