@@ -10,6 +10,7 @@
 //! override the `STS_*` environment variables; `-v` prints each step with
 //! its duration to stderr.
 
+mod config;
 mod doctor;
 
 use std::io::Read;
@@ -31,6 +32,9 @@ struct Cli {
     /// Print each step (DNS answer, HTTPS status, cache hit) with timings to stderr.
     #[arg(short, long, global = true)]
     verbose: bool,
+    /// Settings file of the Exim module (key = value); flags given here win.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// DNS server to ask, `ip` or `ip:port` [env: STS_DNS_SERVER].
     #[arg(long, global = true, value_name = "ADDR", value_parser = parse_server)]
     dns_server: Option<SocketAddr>,
@@ -91,7 +95,10 @@ fn parse_server(s: &str) -> Result<SocketAddr, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Err(code) = config::apply(&mut cli) {
+        return code;
+    }
     match &cli.command {
         Command::Lint { file } => lint(file),
         Command::Check {
@@ -176,6 +183,7 @@ fn options(cli: &Cli) -> Result<ClientOptions, ExitCode> {
         https_connect_override: cli.connect,
         ..ClientOptions::default()
     };
+    config::client_options(&mut opts);
     if let Some(t) = cli.timeout {
         let Ok(t) = Duration::try_from_secs_f64(t) else {
             eprintln!("sts: --timeout {t} is not a number of seconds");

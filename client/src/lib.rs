@@ -31,6 +31,7 @@ pub mod cache;
 pub mod config;
 pub mod dns;
 pub mod fetch;
+pub mod file_access;
 pub mod lock;
 pub mod lookup;
 pub mod refresh;
