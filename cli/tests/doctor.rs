@@ -653,3 +653,48 @@ fn rfc7672_2_2_tlsa_without_dnssec_validation_is_ignored_with_a_warning() {
         "valid under WebPKI for mx.noad.test",
     );
 }
+
+#[test]
+fn settings_come_from_the_exim_module_config_file() {
+    let w = world();
+    let dir = tempdir("doctor-config");
+    let conf = dir.join("sts-exim.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "dns_server = {}\nca_file = {}\nhttps_port = {}\n",
+            w.dns.addr,
+            w.ca.pem_path.display(),
+            w.https.port
+        ),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_sts"))
+        .args([
+            "--config",
+            conf.to_str().unwrap(),
+            "doctor",
+            "good.test",
+            "--json",
+        ])
+        .args(["--smtp-port", &w.smtp_port.to_string(), "--timeout", "2"])
+        .env_remove("STS_DNS_SERVER")
+        .env_remove("STS_CA_FILE")
+        .env_remove("STS_HTTPS_PORT")
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(o.status.code(), Some(0), "{v:#}");
+    expect(
+        &v,
+        "policy-https",
+        "ok",
+        "certificate valid for mta-sts.good.test",
+    );
+    expect(
+        &v,
+        "certificate",
+        "ok",
+        "valid under WebPKI for mx.good.test",
+    );
+}
