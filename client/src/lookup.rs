@@ -325,7 +325,9 @@ impl Client {
         txt: &TxtCheck,
         now: u64,
     ) -> Option<CacheEntry> {
-        let Some(ttl) = txt.negative_ttl else {
+        // `txt_recheck = 0` asks DNS for every decision, negative answers
+        // included.
+        let Some(ttl) = txt.negative_ttl.filter(|_| self.opts.rules.txt_recheck > 0) else {
             return entry;
         };
         let mut e = entry.unwrap_or_default();
