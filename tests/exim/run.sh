@@ -3,7 +3,7 @@
 #
 #   tests/exim/run.sh [LIBDIR]
 #
-# LIBDIR holds libsts.so (default: target/release of this repository, as
+# LIBDIR holds libsts.a and libsts.so (default: target/release of this repository, as
 # built by `make lib`; or $STS_LIBDIR). Run as root; needs exim (the
 # exim4-daemon-heavy package), unbound, openssl, python3, unshare and a C
 # compiler. Everything listens on 127.0.25.0/24 and is stopped at the end:
@@ -52,7 +52,8 @@ command -v python3 >/dev/null || die "python3 not found"
 command -v unshare >/dev/null || die "unshare not found (util-linux)"
 CC=${CC:-cc}
 command -v "$CC" >/dev/null || die "no C compiler ($CC)"
-[ -f "$LIBDIR/libsts.so" ] || die "no $LIBDIR/libsts.so: run 'make lib' or pass the directory of libsts.so"
+[ -f "$LIBDIR/libsts.a" ] && [ -f "$LIBDIR/libsts.so" ] ||
+  die "no $LIBDIR/libsts.a or libsts.so: run 'make lib' or pass the directory of libsts.a"
 if id Debian-exim >/dev/null 2>&1; then EXIM_USER=Debian-exim; else EXIM_USER=exim; fi
 id "$EXIM_USER" >/dev/null 2>&1 || die "no Exim user (Debian-exim or exim)"
 for a in 1 2 11 12 13 14 15; do
@@ -77,13 +78,14 @@ trap 'exit 130' INT TERM
 
 # ---- the module -------------------------------------------------------------
 mkdir -p "$T/lib"
-cp "$LIBDIR/libsts.so" "$T/lib/libsts.so.0" && ln -s libsts.so.0 "$T/lib/libsts.so"
-"$CC" -std=c99 -Wall -Wextra -Wpedantic -Werror -Wmissing-prototypes -Wshadow -O2 -fPIC -shared \
-  -I"$REPO/include" -o "$T/lib/sts_exim.so" "$REPO/integrations/exim/sts_exim.c" \
-  -L"$T/lib" -lsts -Wl,-rpath,"$T/lib" || die "building sts_exim.so failed"
+# Built as it is shipped: integrations/exim/Makefile links libsts.a in.
+make -s -C "$REPO/integrations/exim" LIBDIR="$LIBDIR" OUT="$T/lib/sts_exim.so" CC="$CC" CFLAGS=-O2 >"$T/build.log" 2>&1 ||
+  { cat "$T/build.log"; die "building sts_exim.so failed"; }
 "$CC" -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -o "$T/lib/module_check" "$HERE/module_check.c" -ldl ||
   die "building module_check failed"
 ok "sts_exim.so builds with -std=c99 -Wall -Wextra -Wpedantic -Werror"
+check "sts_exim.so needs no libsts.so.0 and exports only exim_sts_* ($(nm -D --defined-only "$T/lib/sts_exim.so" | grep -vc ' exim_sts_') others)" \
+  sh -c "! ldd '$T/lib/sts_exim.so' | grep -q libsts && [ \$(nm -D --defined-only '$T/lib/sts_exim.so' | grep -vc ' exim_sts_') -eq 0 ]"
 
 # ---- certificates -----------------------------------------------------------
 mkdir -p "$T/ca" "$T/certs"
