@@ -182,6 +182,12 @@ impl DiskCache {
         })
     }
 
+    /// Who may use what is created in the directory (set-group-ID asks
+    /// for group access).
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -428,7 +428,7 @@ impl Client {
                     };
                 }
             }
-            match lock::try_lock(disk.dir(), &domain, (self.clock)(), hold) {
+            match lock::try_lock(disk.dir(), disk.access(), &domain, (self.clock)(), hold) {
                 Ok(Acquire::Held(held)) => {
                     let look = self.fetch_and_store(domain, entry, id, now);
                     drop(held);
