@@ -19,10 +19,13 @@
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use sts_client::file_access::{self, Access};
 
 use sts_client::dns::TxtResolver;
 
@@ -267,14 +270,20 @@ pub(crate) fn run(
         }
     }
     let spool = opts.dir.join(SPOOL);
-    fs::create_dir_all(&spool).map_err(|e| ReportError::io(&spool, e))?;
+    // Owner-only (or the group of a set-group-ID store) whatever the
+    // umask; a spool others can write is refused.
+    let access = file_access::create_dir_all(&opts.dir, Access::Owner)
+        .and_then(|a| file_access::create_dir_all(&spool, a))
+        .map_err(|e| ReportError::io(&spool, e))?;
     let lock_path = spool.join(".lock");
     let lock = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(access.file_mode())
         .open(&lock_path)
         .map_err(|e| ReportError::io(&lock_path, e))?;
+    file_access::finish_file(&lock, &spool, access).map_err(|e| ReportError::io(&lock_path, e))?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => return Err(ReportError::Busy),

@@ -8,9 +8,12 @@
 //! unlinked only after every entry is written; state files are replaced
 //! atomically (temporary file, fsync, rename).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use sts_client::file_access;
 
 use crate::aggregate::aggregate;
 use crate::day::Day;
@@ -152,8 +155,18 @@ impl Entry {
     }
 }
 
+/// Writes a spool file with the modes of its directory (owner-only, or
+/// the group of a set-group-ID store) whatever the umask, and syncs it.
 pub(crate) fn write_synced(path: &Path, data: &[u8]) -> io::Result<()> {
-    let mut f = File::create(path)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let access = file_access::Access::of_dir(&fs::metadata(dir)?);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(access.file_mode())
+        .open(path)?;
+    file_access::finish_file(&f, dir, access)?;
     f.write_all(data)?;
     f.sync_all()
 }
@@ -196,7 +209,10 @@ pub(crate) fn close_day(
         let gz = gzip(json.as_bytes())?;
         let tmp = spool.join(format!(".{unique}.tmp"));
         let final_dir = spool.join(&unique);
-        fs::create_dir_all(&tmp).map_err(|e| ReportError::io(&tmp, e))?;
+        let access = file_access::Access::of_dir(
+            &fs::metadata(&spool).map_err(|e| ReportError::io(&spool, e))?,
+        );
+        file_access::create_dir_all(&tmp, access).map_err(|e| ReportError::io(&tmp, e))?;
         let report_path = tmp.join(REPORT);
         write_synced(&report_path, &gz).map_err(|e| ReportError::io(&report_path, e))?;
         let entry = Entry {

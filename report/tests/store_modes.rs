@@ -10,7 +10,17 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sts_report::{Outcome, PolicyType, Recorder};
+use sts_client::dns::{DnsError, TxtResolver};
+use sts_report::{Outcome, PolicyType, Recorder, ReportOptions};
+
+/// A domain with no `_smtp._tls` record: the report stays in the spool.
+struct NoRecords;
+
+impl TxtResolver for NoRecords {
+    fn lookup_txt(&self, _name: &str) -> Result<Vec<Vec<u8>>, DnsError> {
+        Err(DnsError::NxDomain)
+    }
+}
 
 const CHILD: &str = "STS_STORE_MODES_CHILD";
 const TEST: &str = "store_modes_and_trust_under_umask_000";
@@ -85,6 +95,22 @@ fn in_child() {
     let all = files(&store);
     assert_eq!(all.len(), 3, "{all:?}");
     for p in &all {
+        let want = if p.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode(p), want, "{}", p.display());
+    }
+
+    // Sending closes the day into a spool (reports, state, the sender's
+    // lock): owner-only too.
+    let sent = dir.join("sent");
+    let r2 = Recorder::open(&sent).unwrap();
+    r2.record(&Outcome::new(PolicyType::Sts, "a.test", 1_800_000_000))
+        .unwrap();
+    let mut opts = ReportOptions::new(&sent, "mta.example");
+    opts.now = Some(1_800_200_000);
+    sts_report::send_with_resolver(&opts, &NoRecords, None, false).unwrap();
+    let spooled = files(&sent);
+    assert!(spooled.len() >= 4, "nothing spooled: {spooled:?}");
+    for p in &spooled {
         let want = if p.is_dir() { 0o700 } else { 0o600 };
         assert_eq!(mode(p), want, "{}", p.display());
     }
