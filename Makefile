@@ -24,7 +24,7 @@ SANITIZE  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 EXAMPLES  = policy-check cert-check
 C_TESTS   = vectors client
 
-.PHONY: all lib demo test rust-test c-test nostd firmware exim-test lint install clean
+.PHONY: all lib demo test rust-test c-test abi-test nostd firmware exim-test lint install clean
 
 all: lib $(EXAMPLES:%=$(BUILD)/%-shared) $(EXAMPLES:%=$(BUILD)/%-static)
 
@@ -58,7 +58,7 @@ demo: all
 	@echo "== policy-check (libsts.a): a host the policy does not permit"
 	$(BUILD)/policy-check-static c-examples/sample/mta-sts.txt mx9.example.com; test $$? -eq 1
 
-test: rust-test c-test nostd
+test: rust-test c-test abi-test nostd
 
 rust-test:
 	$(CARGO) test --workspace
@@ -75,6 +75,12 @@ c-test: all $(C_TESTS:%=$(BUILD)/test-%-shared) $(C_TESTS:%=$(BUILD)/test-%-stat
 	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite $(BUILD)/test-client-shared
 	$(BUILD)/test-client-static
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test-client-asan
+
+# The C ABI can grow: a program built against an older header works with
+# this libsts.so; each header in include/ declares what its library has.
+abi-test: lib | $(BUILD)
+	tests/c/older-header.sh $(BUILD) $(LIBDIR)
+	tests/c/feature-headers.sh $(BUILD)
 
 # The core must build for a target with no std at all.
 nostd:

@@ -20,6 +20,10 @@ mod boundary;
 mod cert;
 #[cfg(feature = "client")]
 mod client;
+#[cfg(feature = "client")]
+mod extensible;
+#[cfg(feature = "client")]
+mod lookup;
 mod records;
 #[cfg(feature = "client")]
 mod report;
@@ -31,6 +35,8 @@ pub use cert::sts_cert_verify;
 pub use cert::sts_dane_verify;
 #[cfg(feature = "client")]
 pub use client::*;
+#[cfg(feature = "client")]
+pub use lookup::*;
 pub use records::*;
 #[cfg(feature = "client")]
 pub use report::*;
@@ -42,6 +48,27 @@ use core::ffi::c_char;
 #[no_mangle]
 pub extern "C" fn sts_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// The library version as `(major << 16) | (minor << 8) | patch`, to
+/// compare with the header's `STS_VERSION_NUMBER`: a program built with a
+/// newer header than its library may set fields the library ignores.
+#[no_mangle]
+pub extern "C" fn sts_version_number() -> u32 {
+    const fn part(s: &str) -> u32 {
+        let b = s.as_bytes();
+        let mut i = 0;
+        let mut n = 0;
+        while i < b.len() && b[i].is_ascii_digit() {
+            n = n * 10 + (b[i] - b'0') as u32;
+            i += 1;
+        }
+        n
+    }
+    const NUMBER: u32 = (part(env!("CARGO_PKG_VERSION_MAJOR")) << 16)
+        | (part(env!("CARGO_PKG_VERSION_MINOR")) << 8)
+        | part(env!("CARGO_PKG_VERSION_PATCH"));
+    NUMBER
 }
 
 /// Firmware has no unwinding and nobody to report to; the core never

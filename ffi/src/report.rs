@@ -3,6 +3,7 @@
 
 use crate::boundary::{cstr, guard};
 use crate::client::sts_client;
+use crate::extensible::{self, extensible};
 use crate::result::sts_result;
 use core::ffi::c_char;
 use sts_core::tlsrpt::{PolicyType, ResultType};
@@ -32,11 +33,15 @@ pub const STS_REPORT_SYNC: sts_report_sync = 0;
 /// outcomes of the last seconds may be lost if the machine crashes.
 pub const STS_REPORT_NO_SYNC: sts_report_sync = 1;
 
-/// One delivery outcome for `sts_report_record`. Optional strings may be
-/// NULL; all strings are NUL-terminated UTF-8.
+/// One delivery outcome for `sts_report_record`. Set `struct_size` to
+/// `sizeof(sts_report_outcome)` and the rest to zero or NULL
+/// (`STS_INIT(sts_report_outcome)`), then fill it in. Optional strings may
+/// be NULL; all strings are NUL-terminated UTF-8.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct sts_report_outcome {
+    /// `sizeof(sts_report_outcome)` as the caller's header declares it.
+    pub struct_size: u32,
     /// An `STS_POLICY_TYPE_*` value.
     pub policy_type: sts_policy_type,
     /// The recipient domain the policy belongs to (required).
@@ -61,15 +66,33 @@ pub struct sts_report_outcome {
     pub additional_information: *const c_char,
     /// `failure-reason-code`; optional.
     pub failure_reason_code: *const c_char,
-    /// Sessions this outcome stands for; 0 means 1.
-    pub count: u64,
-    /// When it happened, seconds since 1970; 0 means now.
-    pub at_unix: u64,
     /// An `STS_DELIVERY_*` value.
     pub delivery_kind: sts_delivery_kind,
     /// An `STS_REPORT_*SYNC` value.
     pub sync: sts_report_sync,
+    /// Sessions this outcome stands for; 0 means 1.
+    pub count: u64,
+    /// When it happened, seconds since 1970; 0 means now.
+    pub at_unix: u64,
 }
+
+extensible!(sts_report_outcome {
+    policy_type,
+    policy_domain,
+    policy_text,
+    mx_patterns,
+    receiving_mx_hostname,
+    result_type,
+    sending_mta_ip,
+    receiving_ip,
+    receiving_mx_helo,
+    additional_information,
+    failure_reason_code,
+    delivery_kind,
+    sync,
+    count,
+    at_unix,
+});
 
 /// # Safety
 /// `p` must be NULL or NUL-terminated.
@@ -177,9 +200,9 @@ pub unsafe extern "C" fn sts_report_record(
 ) -> sts_result {
     guard(|| {
         // SAFETY: forwarded caller contract.
-        let (dir, o) = unsafe { (cstr(dir)?, crate::boundary::arg(outcome)?) };
+        let (dir, o) = unsafe { (cstr(dir)?, extensible::read(outcome)?) };
         // SAFETY: forwarded caller contract.
-        let (sync, o) = (o.sync, unsafe { self::outcome(o) }?);
+        let (sync, o) = (o.sync, unsafe { self::outcome(&o) }?);
         store(dir, &o, sync)
     })
 }
@@ -201,9 +224,9 @@ pub unsafe extern "C" fn sts_client_report_record(
         // SAFETY: forwarded caller contract.
         let c = unsafe { client.as_ref() }.ok_or(sts_result::STS_ERR_NULL)?;
         // SAFETY: forwarded caller contract.
-        let (dir, raw) = unsafe { (cstr(dir)?, crate::boundary::arg(outcome)?) };
+        let (dir, raw) = unsafe { (cstr(dir)?, extensible::read(outcome)?) };
         // SAFETY: forwarded caller contract.
-        let mut o = unsafe { self::outcome(raw) }?;
+        let mut o = unsafe { self::outcome(&raw) }?;
         if o.policy_type == PolicyType::Sts
             && raw.policy_text.is_null()
             && raw.mx_patterns.is_null()

@@ -36,6 +36,9 @@ pub enum sts_result {
     STS_ERR_NOT_UTF8 = 5,
     /// A struct handed back to libsts was not filled by libsts, or was changed.
     STS_ERR_CORRUPT_STRUCT = 6,
+    /// A struct's `struct_size` is not set (0), not a size any header
+    /// declared, or sets fields this library is too old to know.
+    STS_ERR_STRUCT_SIZE = 7,
 
     /// TXT record does not start with `v=STSv1` (RFC 8461 §3.1).
     STS_ERR_TXT_NOT_STSV1 = 200,
@@ -329,6 +332,7 @@ all_codes!(
     STS_ERR_INDEX_OUT_OF_RANGE,
     STS_ERR_NOT_UTF8,
     STS_ERR_CORRUPT_STRUCT,
+    STS_ERR_STRUCT_SIZE,
     STS_ERR_TXT_NOT_STSV1,
     STS_ERR_TXT_MISSING_DELIMITER,
     STS_ERR_TXT_EMPTY_FIELD,
@@ -422,6 +426,7 @@ impl sts_result {
             STS_ERR_INDEX_OUT_OF_RANGE => "index is not below the number of items\0",
             STS_ERR_NOT_UTF8 => "string argument is not valid UTF-8\0",
             STS_ERR_CORRUPT_STRUCT => "struct was not filled by libsts or was changed\0",
+            STS_ERR_STRUCT_SIZE => "struct_size is unset, unknown or newer than this library\0",
             STS_ERR_TXT_OTHER => "TXT record is invalid\0",
             STS_ERR_POLICY_OTHER => "policy is invalid\0",
             STS_ERR_MX_OTHER => "MX host is not permitted\0",

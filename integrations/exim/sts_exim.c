@@ -355,6 +355,7 @@ static sts_client *get_client(const char *path, unsigned char **yield, int *rc) 
   }
   free(err.s);
   memset(&o, 0, sizeof o);
+  o.struct_size = sizeof o;
   o.dns_server = opt(s.dns_server);
   o.ca_file = opt(s.ca_file);
   o.https_port = (uint16_t)s.https_port;
@@ -498,6 +499,7 @@ int sts_policy(unsigned char **yield, int argc, unsigned char *argv[]) {
     return reply(yield, DL_OK, "no-policy");
   }
   memset(&d, 0, sizeof d);
+  d.struct_size = sizeof d;
   r = mode_of(c, domain, truthy(arg(argc, argv, 2)), &d);
   if (r != STS_OK) {
     return reply(yield, DL_DEFER, "MTA-STS: policy lookup for %s failed: %s", domain, sts_result_str(r));
@@ -632,6 +634,7 @@ int sts_check_host(unsigned char **yield, int argc, unsigned char *argv[]) {
     return reply(yield, DL_OK, "ok"); /* several domains in one batch: set multi_domain = false */
   }
   memset(&d, 0, sizeof d);
+  d.struct_size = sizeof d;
   r = sts_client_decide(c, domain, host, truthy(arg(argc, argv, 3)) ? STS_DANE_USABLE : STS_DANE_NOT_USABLE,
                         STS_TLS_REQUIRED_DEFAULT, &d);
   if (r != STS_OK) {
@@ -781,6 +784,7 @@ int sts_record(unsigned char **yield, int argc, unsigned char *argv[]) {
     return reply(yield, DL_OK, "skipped: no report_dir setting");
   }
   memset(&d, 0, sizeof d);
+  d.struct_size = sizeof d;
   r = mode_of(c, domain, 0, &d);
   if (r != STS_OK) {
     return reply(yield, DL_DEFER, "MTA-STS: policy lookup for %s failed: %s", domain, sts_result_str(r));
@@ -810,6 +814,7 @@ int sts_record(unsigned char **yield, int argc, unsigned char *argv[]) {
   }
 
   memset(&o, 0, sizeof o);
+  o.struct_size = sizeof o;
   o.policy_type = STS_POLICY_TYPE_STS;
   o.policy_domain = domain;
   o.receiving_mx_hostname = host;
