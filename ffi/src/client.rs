@@ -1,7 +1,7 @@
 //! The std client through the C ABI: an opaque `sts_client` that looks up,
 //! fetches and caches policies and answers "may I deliver to this MX host?".
 
-use crate::boundary::{cstr, guard, out_ptr, write};
+use crate::boundary::{arg, guard, opt_utf8, out_ptr, utf8, write};
 use crate::extensible::{self, extensible};
 use crate::result::sts_result;
 use ::sts_client::{
@@ -249,30 +249,19 @@ pub unsafe extern "C" fn sts_txt_answer_add(
     len: usize,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
-        let a = unsafe { answer.as_mut() }.ok_or(sts_result::STS_ERR_NULL)?;
-        // SAFETY: forwarded caller contract.
-        let bytes = unsafe { crate::boundary::bytes(record, len) }?;
+        // SAFETY: this function's contract covers both pointers.
+        let (a, bytes) = unsafe {
+            (
+                answer.as_mut().ok_or(sts_result::STS_ERR_NULL)?,
+                crate::boundary::bytes(record, len)?,
+            )
+        };
         if a.records.len() >= 64 || bytes.len() > 64 << 10 {
             return Err(sts_result::STS_ERR_INVALID_ARGUMENT);
         }
         a.records.push(bytes.to_vec());
         Ok(())
     })
-}
-
-/// An optional C string as a Rust string.
-///
-/// # Safety
-/// `p` must be NULL or NUL-terminated.
-pub(crate) unsafe fn opt_str(p: *const c_char) -> Result<Option<String>, sts_result> {
-    if p.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: forwarded caller contract.
-    let b = unsafe { cstr(p) }?;
-    let s = std::str::from_utf8(b).map_err(|_| sts_result::STS_ERR_NOT_UTF8)?;
-    Ok(Some(s.to_owned()))
 }
 
 /// Makes a client. `options` may be NULL (all defaults). On success
@@ -305,18 +294,18 @@ pub unsafe extern "C" fn sts_client_new(
         };
         if let Some(o) = options {
             let config = |_| sts_result::STS_ERR_CLIENT_CONFIG;
-            // SAFETY: forwarded caller contract.
+            // SAFETY: this function's contract: the strings of `options`.
             let (dns, ca, cache, connect) = unsafe {
                 (
-                    opt_str(o.dns_server)?,
-                    opt_str(o.ca_file)?,
-                    opt_str(o.cache_path)?,
-                    opt_str(o.https_connect)?,
+                    opt_utf8(o.dns_server)?,
+                    opt_utf8(o.ca_file)?,
+                    opt_utf8(o.cache_path)?,
+                    opt_utf8(o.https_connect)?,
                 )
             };
             if let Some(d) = dns {
                 opts.dns_server = Some(
-                    ::sts_client::dns::parse_server(&d).ok_or(sts_result::STS_ERR_CLIENT_CONFIG)?,
+                    ::sts_client::dns::parse_server(d).ok_or(sts_result::STS_ERR_CLIENT_CONFIG)?,
                 );
             }
             opts.ca_file = ca.map(PathBuf::from);
@@ -409,16 +398,15 @@ pub unsafe extern "C" fn sts_client_decide(
     decision: *mut sts_decision,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
-        let c = unsafe { client.as_ref() }.ok_or(sts_result::STS_ERR_NULL)?;
-        // SAFETY: forwarded caller contract.
-        let (domain, mx_host) = unsafe { (opt_str(domain)?, opt_str(mx_host)?) };
-        let (domain, mx_host) = (
-            domain.ok_or(sts_result::STS_ERR_NULL)?,
-            mx_host.ok_or(sts_result::STS_ERR_NULL)?,
-        );
-        // SAFETY: forwarded caller contract.
-        let size = unsafe { extensible::out_size(decision) }?;
+        // SAFETY: this function's contract covers every pointer read here.
+        let (c, domain, mx_host, size) = unsafe {
+            (
+                arg(client)?,
+                utf8(domain)?,
+                utf8(mx_host)?,
+                extensible::out_size(decision)?,
+            )
+        };
         let dane = match dane {
             STS_DANE_NOT_USABLE => DaneStatus::NotUsable,
             STS_DANE_USABLE => DaneStatus::Usable,
@@ -430,8 +418,8 @@ pub unsafe extern "C" fn sts_client_decide(
             _ => return Err(sts_result::STS_ERR_INVALID_ARGUMENT),
         };
         let d = c.inner.decide_with(&DecisionRequest {
-            domain: &domain,
-            mx_host: &mx_host,
+            domain,
+            mx_host,
             dane,
             tls_required_no,
         });
@@ -486,14 +474,12 @@ pub unsafe extern "C" fn sts_client_permitted_mx(
     count: *mut usize,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
-        let c = unsafe { client.as_ref() }.ok_or(sts_result::STS_ERR_NULL)?;
-        // SAFETY: forwarded caller contract.
-        let domain = unsafe { opt_str(domain) }?.ok_or(sts_result::STS_ERR_NULL)?;
+        // SAFETY: this function's contract.
+        let (c, domain) = unsafe { (arg(client)?, utf8(domain)?) };
         let (buf, count) = (out_ptr(buf)?, out_ptr(count)?);
         let mx = c
             .inner
-            .permitted_mx(&domain)
+            .permitted_mx(domain)
             .ok_or(sts_result::STS_ERR_CLIENT_NO_POLICY)?;
         let text = mx.join("\n");
         if text.len() + 1 > cap {
@@ -524,8 +510,8 @@ pub unsafe extern "C" fn sts_client_refresh(
     refreshed: *mut usize,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
-        let c = unsafe { client.as_ref() }.ok_or(sts_result::STS_ERR_NULL)?;
+        // SAFETY: this function's contract.
+        let c = unsafe { arg(client) }?;
         let report = c.inner.refresh_all();
         // SAFETY: each output is NULL or writable by contract.
         unsafe {

@@ -11,7 +11,10 @@
 //! DNS, HTTPS fetch and the policy cache of `sts-client`). Without `std` the crate
 //! is `no_std` for firmware: policy, TXT, MX and TLSRPT parsing, plus
 //! DANE-EE matching with the `dane` feature, all without a heap.
-#![cfg_attr(not(feature = "std"), no_std)]
+// Without `std` the crate is `no_std` wherever it can be: with
+// `panic = "abort"` (firmware). A host test build of the same code keeps
+// unwinding, which needs std's runtime, but calls nothing from std.
+#![cfg_attr(all(not(feature = "std"), panic = "abort"), no_std)]
 #![deny(missing_docs)]
 #![allow(non_camel_case_types)]
 
@@ -74,7 +77,7 @@ pub extern "C" fn sts_version_number() -> u32 {
 /// Firmware has no unwinding and nobody to report to; the core never
 /// panics, so this is only reached through a bug. Spinning keeps the
 /// watchdog in charge of what happens next.
-#[cfg(all(not(feature = "std"), not(test)))]
+#[cfg(all(not(feature = "std"), panic = "abort", not(test)))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     loop {

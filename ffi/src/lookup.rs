@@ -2,8 +2,8 @@
 //! patterns) without judging an MX host, for callers that match hosts
 //! themselves or show the policy.
 
-use crate::boundary::guard;
-use crate::client::{lookup_code, opt_str, sts_client, sts_decision_mode, sts_source};
+use crate::boundary::{arg, guard, utf8};
+use crate::client::{lookup_code, sts_client, sts_decision_mode, sts_source};
 use crate::extensible::{self, extensible};
 use crate::result::sts_result;
 use ::sts_client::{LookupError, Source};
@@ -95,13 +95,10 @@ pub unsafe extern "C" fn sts_client_lookup(
     out: *mut sts_lookup,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
-        let c = unsafe { client.as_ref() }.ok_or(sts_result::STS_ERR_NULL)?;
-        // SAFETY: forwarded caller contract.
-        let domain = unsafe { opt_str(domain) }?.ok_or(sts_result::STS_ERR_NULL)?;
-        // SAFETY: forwarded caller contract.
-        let size = unsafe { extensible::out_size(out) }?;
-        let look = c.client().lookup(&domain);
+        // SAFETY: this function's contract covers every pointer read here.
+        let (c, domain, size) =
+            unsafe { (arg(client)?, utf8(domain)?, extensible::out_size(out)?) };
+        let look = c.client().lookup(domain);
         let mut value = sts_lookup {
             struct_size: size,
             private_check: 0,

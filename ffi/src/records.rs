@@ -1,7 +1,7 @@
 //! Parsing and matching: the TXT record, the policy file, MX patterns and
 //! the TLSRPT record, over caller-owned bytes and with no allocation.
 
-use crate::boundary::{arg, bytes, cstr, guard, out_ptr, write};
+use crate::boundary::{arg, byte_ranges, bytes, cstr, guard, out_ptr, write};
 use crate::result::sts_result;
 use core::ptr::addr_of;
 use sts_core::policy::{self, Mode, Policy, PolicyParts, Span, INLINE_MX};
@@ -175,7 +175,7 @@ pub unsafe extern "C" fn sts_policy_parse(
     out: *mut sts_policy,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract.
         let text = unsafe { bytes(text, len) }?;
         let dst = out_ptr(out)?;
         let p = policy::parse(text)?;
@@ -216,7 +216,7 @@ pub unsafe extern "C" fn sts_policy_mx(
     name_len: *mut usize,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract.
         let p = unsafe { load_policy(policy) }?;
         let (name, name_len) = (out_ptr(name)?, out_ptr(name_len)?);
         let mx = p
@@ -245,9 +245,9 @@ pub unsafe extern "C" fn sts_policy_match_mx(
     mx_host: *const core::ffi::c_char,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract.
         let p = unsafe { load_policy(policy) }?;
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract.
         let host = unsafe { cstr(mx_host) }?;
         p.match_mx(host)?;
         Ok(())
@@ -267,7 +267,7 @@ pub unsafe extern "C" fn sts_mx_pattern_match(
     mx_host: *const core::ffi::c_char,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract.
         let (pattern, host) = unsafe { (cstr(pattern)?, cstr(mx_host)?) };
         mx::pattern_match(pattern, host)?;
         Ok(())
@@ -293,7 +293,7 @@ pub unsafe extern "C" fn sts_txt_parse(
     out: *mut sts_txt_record,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract.
         let record = unsafe { bytes(txt, len) }?;
         let dst = out_ptr(out)?;
         let parsed = txt::parse(record)?;
@@ -322,33 +322,8 @@ pub unsafe extern "C" fn sts_txt_select(
 ) -> sts_result {
     guard(|| {
         let dst = out_ptr(out)?;
-        let (ptrs, lens) = if n == 0 {
-            (&[][..], &[][..])
-        } else {
-            if records.is_null() || lens.is_null() {
-                return Err(sts_result::STS_ERR_NULL);
-            }
-            if n > isize::MAX as usize / core::mem::size_of::<usize>() {
-                return Err(sts_result::STS_ERR_INVALID_ARGUMENT);
-            }
-            // SAFETY: non-null, `n` entries by contract.
-            unsafe {
-                (
-                    core::slice::from_raw_parts(records, n),
-                    core::slice::from_raw_parts(lens, n),
-                )
-            }
-        };
-        // Check every pointer first, so the selection itself cannot fail on
-        // a NULL in the middle.
-        for (p, l) in ptrs.iter().zip(lens) {
-            // SAFETY: forwarded caller contract.
-            unsafe { bytes(*p, *l) }?;
-        }
-        let all = ptrs.iter().zip(lens).filter_map(|(p, l)| {
-            // SAFETY: checked just above.
-            unsafe { bytes(*p, *l) }.ok()
-        });
+        // SAFETY: this function's contract covers the arrays and records.
+        let all = unsafe { byte_ranges(records, lens, n) }?;
         let parsed = txt::select(all)?;
         // SAFETY: checked non-null; writable by contract.
         unsafe { write(dst, txt_out(parsed)) };
@@ -372,7 +347,7 @@ pub unsafe extern "C" fn sts_tlsrpt_parse(
     out: *mut sts_tlsrpt_record,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract.
         let record = unsafe { bytes(txt, len) }?;
         let dst = out_ptr(out)?;
         let parsed = tlsrpt::parse(record)?;
@@ -403,7 +378,7 @@ pub unsafe extern "C" fn sts_tlsrpt_rua(
     uri_len: *mut usize,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract.
         let r = unsafe { arg(record) }?;
         let (uri, uri_len) = (out_ptr(uri)?, out_ptr(uri_len)?);
         if r.private_check != tlsrpt_check(r.private_rua, r.private_rua_len, r.rua_count) {

@@ -1,7 +1,7 @@
 //! TLSRPT (RFC 8460) outcome recording through the C ABI: one call per
 //! delivery attempt, safe from many processes at once.
 
-use crate::boundary::{cstr, guard};
+use crate::boundary::{arg, cstr, guard, opt_utf8};
 use crate::client::sts_client;
 use crate::extensible::{self, extensible};
 use crate::result::sts_result;
@@ -94,17 +94,13 @@ extensible!(sts_report_outcome {
     at_unix,
 });
 
+/// An optional string field as an owned string, empty for NULL.
+///
 /// # Safety
 /// `p` must be NULL or NUL-terminated.
 unsafe fn text(p: *const c_char) -> Result<String, sts_result> {
-    if p.is_null() {
-        return Ok(String::new());
-    }
-    // SAFETY: forwarded caller contract.
-    let b = unsafe { cstr(p) }?;
-    std::str::from_utf8(b)
-        .map(str::to_owned)
-        .map_err(|_| sts_result::STS_ERR_NOT_UTF8)
+    // SAFETY: forwarded to the caller.
+    Ok(unsafe { opt_utf8(p) }?.unwrap_or_default().to_owned())
 }
 
 fn lines(s: &str) -> Vec<String> {
@@ -134,7 +130,7 @@ unsafe fn outcome(o: &sts_report_outcome) -> Result<Outcome, sts_result> {
     if o.policy_domain.is_null() {
         return Err(sts_result::STS_ERR_NULL);
     }
-    // SAFETY: forwarded caller contract, for every string below.
+    // SAFETY: the caller's contract, for every string below.
     let domain = unsafe { text(o.policy_domain) }?;
     let at = if o.at_unix == 0 {
         std::time::SystemTime::now()
@@ -199,9 +195,9 @@ pub unsafe extern "C" fn sts_report_record(
     outcome: *const sts_report_outcome,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract covers every pointer read here.
         let (dir, o) = unsafe { (cstr(dir)?, extensible::read(outcome)?) };
-        // SAFETY: forwarded caller contract.
+        // SAFETY: as above, for the strings of the outcome.
         let (sync, o) = (o.sync, unsafe { self::outcome(&o) }?);
         store(dir, &o, sync)
     })
@@ -221,11 +217,9 @@ pub unsafe extern "C" fn sts_client_report_record(
     outcome: *const sts_report_outcome,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
-        let c = unsafe { client.as_ref() }.ok_or(sts_result::STS_ERR_NULL)?;
-        // SAFETY: forwarded caller contract.
-        let (dir, raw) = unsafe { (cstr(dir)?, extensible::read(outcome)?) };
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract covers every pointer read here.
+        let (c, dir, raw) = unsafe { (arg(client)?, cstr(dir)?, extensible::read(outcome)?) };
+        // SAFETY: as above, for the strings of the outcome.
         let mut o = unsafe { self::outcome(&raw) }?;
         if o.policy_type == PolicyType::Sts
             && raw.policy_text.is_null()

@@ -49,10 +49,38 @@ fn preamble(features: &[&str]) -> String {
     for f in features {
         s.push_str(&format!("#define {f} 1\n"));
     }
+    s.push('\n');
+    s.push_str(&result_enum());
     s.push_str(
         "\n// Initialises a struct that begins with `struct_size` (C99):\n\
          // `sts_decision d = STS_INIT(sts_decision);`\n\
          #define STS_INIT(type) { .struct_size = (uint32_t)sizeof(type) }\n",
+    );
+    s
+}
+
+/// The C lines of a Rust doc text, indented.
+fn comment(doc: &str, indent: &str) -> String {
+    doc.lines().map(|l| format!("{indent}//{l}\n")).collect()
+}
+
+/// `enum sts_result` in cbindgen's style, from the table in result.rs.
+fn result_enum() -> String {
+    let mut s = comment(sts::sts_result::DOC, "");
+    s.push_str(
+        "enum sts_result\n\
+         #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L\n  : uint32_t\n\
+         #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L\n {\n",
+    );
+    for r in sts::sts_result::ALL {
+        s.push_str(&comment(r.doc(), "  "));
+        let name = r.name_nul().trim_end_matches('\0');
+        s.push_str(&format!("  {name} = {},\n", *r as u32));
+    }
+    s.push_str(
+        "};\n#ifndef __cplusplus\n#if __STDC_VERSION__ >= 202311L\n\
+         typedef enum sts_result sts_result;\n#else\ntypedef uint32_t sts_result;\n\
+         #endif // __STDC_VERSION__ >= 202311L\n#endif // __cplusplus\n",
     );
     s
 }

@@ -50,20 +50,6 @@
 // What the library of this header has (#if defined(STS_FEATURE_CLIENT)).
 // This configuration has none of the optional features.
 
-// Initialises a struct that begins with `struct_size` (C99):
-// `sts_decision d = STS_INIT(sts_decision);`
-#define STS_INIT(type) { .struct_size = (uint32_t)sizeof(type) }
-
-
-#if defined(STS_FEATURE_CLIENT)
-// For the `_s` fields of `sts_client_options`: zero seconds (0 itself
-// means "the default").
-#define STS_SECONDS_NONE UINT32_MAX
-#endif
-
-// Number of `uint32_t` in `sts_policy.private_mx`.
-#define STS_POLICY_MX_WORDS 16
-
 // The outcome of every libsts call. `STS_OK` is 0; each error names the
 // rule that was broken. Numbers are stable across releases and never
 // reused: 1–99 are about the call itself, 200s the `_mta-sts` TXT record,
@@ -249,6 +235,20 @@ typedef enum sts_result sts_result;
 typedef uint32_t sts_result;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+// Initialises a struct that begins with `struct_size` (C99):
+// `sts_decision d = STS_INIT(sts_decision);`
+#define STS_INIT(type) { .struct_size = (uint32_t)sizeof(type) }
+
+
+#if defined(STS_FEATURE_CLIENT)
+// For the `_s` fields of `sts_client_options`: zero seconds (0 itself
+// means "the default").
+#define STS_SECONDS_NONE UINT32_MAX
+#endif
+
+// Number of `uint32_t` in `sts_policy.private_mx`.
+#define STS_POLICY_MX_WORDS 16
 
 #if defined(STS_FEATURE_CLIENT)
 // The policy mode in force for a delivery.
