@@ -24,7 +24,7 @@ SANITIZE  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 EXAMPLES  = policy-check cert-check
 C_TESTS   = vectors client
 
-.PHONY: all lib demo test rust-test c-test abi-test abi-check nostd firmware exim-test lint install clean
+.PHONY: all lib demo test rust-test c-test nostd firmware exim-test lint install clean
 
 all: lib $(EXAMPLES:%=$(BUILD)/%-shared) $(EXAMPLES:%=$(BUILD)/%-static)
 
@@ -76,6 +76,8 @@ c-test: all $(C_TESTS:%=$(BUILD)/test-%-shared) $(C_TESTS:%=$(BUILD)/test-%-stat
 	$(BUILD)/test-client-static
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test-client-asan
 
+.PHONY: abi-test abi-check cross-test
+
 # The C ABI can grow: a program built against an older header works with
 # this libsts.so; each header in include/ declares what its library has.
 abi-test: lib | $(BUILD)
@@ -87,6 +89,11 @@ abi-test: lib | $(BUILD)
 abi-check: lib
 	scripts/abi-check.sh --self-test
 	scripts/abi-check.sh
+
+# sts-core's tests and tests/c/vectors.c against libsts.a on aarch64 and
+# s390x (big-endian) under qemu-user (needs qemu-user and the cross gccs).
+cross-test:
+	scripts/cross-test.sh
 
 # The core must build for a target with no std at all.
 nostd:
