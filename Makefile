@@ -22,9 +22,9 @@ SHARED_LINK = -L$(LIBDIR) -lsts -Wl,-rpath,$(abspath $(LIBDIR))
 SANITIZE  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 EXAMPLES  = policy-check cert-check
-C_TESTS   = vectors client
+C_TESTS   = vectors client file_modes
 
-.PHONY: all lib demo test rust-test c-test nostd firmware exim-test lint install clean
+.PHONY: all lib cli demo test rust-test c-test nostd firmware exim-test lint install install-check clean
 
 all: lib $(EXAMPLES:%=$(BUILD)/%-shared) $(EXAMPLES:%=$(BUILD)/%-static)
 
@@ -75,6 +75,8 @@ c-test: all $(C_TESTS:%=$(BUILD)/test-%-shared) $(C_TESTS:%=$(BUILD)/test-%-stat
 	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite $(BUILD)/test-client-shared
 	$(BUILD)/test-client-static
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test-client-asan
+	$(BUILD)/test-file_modes-shared
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test-file_modes-asan
 
 .PHONY: abi-test abi-check cross-test
 
@@ -113,14 +115,31 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+# Installed binaries carry no debug information (the release profile keeps
+# line tables for benchmarks and backtraces in the build tree only).
+STRIP    ?= strip
+
+cli:
+	$(CARGO) build --release -p sts-cli
+
+install: lib cli
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/sts.h $(DESTDIR)$(PREFIX)/include/sts.h
 	install -m 755 $(LIBDIR)/libsts.so $(DESTDIR)$(PREFIX)/lib/libsts.so.0
+	$(STRIP) --strip-unneeded $(DESTDIR)$(PREFIX)/lib/libsts.so.0
 	ln -sf libsts.so.0 $(DESTDIR)$(PREFIX)/lib/libsts.so
 	install -m 644 $(LIBDIR)/libsts.a $(DESTDIR)$(PREFIX)/lib/libsts.a
+	$(STRIP) --strip-debug $(DESTDIR)$(PREFIX)/lib/libsts.a
+	install -m 755 $(LIBDIR)/sts $(DESTDIR)$(PREFIX)/bin/sts
+	$(STRIP) $(DESTDIR)$(PREFIX)/bin/sts
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)|' \
 		-e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' sts.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sts.pc
+
+# `make install` into a scratch prefix, then use what it installed: the
+# command runs, a C program builds with pkg-config against the installed
+# library, and nothing installed carries debug sections.
+install-check:
+	scripts/install-check.sh
 
 clean:
 	rm -rf $(BUILD)

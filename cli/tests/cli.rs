@@ -84,6 +84,13 @@ fn setup(tag: &str) -> (Setup, std::path::PathBuf) {
     let https = HttpsServer::start(ca.leaf(&["mta-sts.cli.test"], Validity::Current));
     let dns = DnsServer::start();
     dns.set("_mta-sts.cli.test", txt1("v=STSv1; id=cli1;"));
+    // The policy host's address, known only to the test DNS server.
+    dns.set(
+        "mta-sts.cli.test",
+        DnsAnswer::Records(vec![hickory_proto::rr::RData::A(
+            hickory_proto::rr::rdata::A(std::net::Ipv4Addr::LOCALHOST),
+        )]),
+    );
     https.set(
         "mta-sts.cli.test",
         policy_reply(&policy_text("enforce", &["mx.cli.test"], 86_400)),
@@ -133,6 +140,9 @@ fn check_json_network_then_cache() {
     assert_eq!(v["mx_permitted"], true);
     assert_eq!(v["source"], "network");
     assert_eq!(v["error"], Value::Null);
+    // Dates for people, seconds for scripts.
+    let expires = v["policy"]["expires"].as_str().unwrap();
+    assert!(expires.ends_with('Z') && expires.len() == 20, "{expires}");
 
     let o = sts(&args, &[]);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -183,4 +193,34 @@ fn check_reads_environment_and_verbose_traces() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["policy"], Value::Null);
     assert_eq!(v["source"], "none");
+    // Its "no policy" answer is remembered in the shared cache for the
+    // negative TTL (RFC 2308 §5): the next process asks no DNS.
+    let before = s.dns.queries();
+    let o = sts(&["check", "nothing.test", "--json"], &envs);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["policy"], Value::Null);
+    assert_eq!(v["source"], "cache");
+    assert_eq!(s.dns.queries(), before);
+}
+
+#[test]
+fn check_finds_the_policy_host_through_the_configured_dns_server() {
+    // As the README tells a new user: DNS server, CA file and HTTPS port,
+    // nothing else; the policy host's name is known only to that server.
+    let (s, dir) = setup("cli-onedns");
+    let envs = [
+        ("STS_DNS_SERVER", s.dns.addr.to_string()),
+        ("STS_CA_FILE", s.ca.pem_path.display().to_string()),
+        ("STS_HTTPS_PORT", s.https.port.to_string()),
+        ("STS_CACHE", dir.join("cache").display().to_string()),
+    ];
+    let o = sts(
+        &["check", "cli.test", "--mx", "mx.cli.test", "--json"],
+        &envs,
+    );
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["source"], "network", "{v:#}");
+    assert_eq!(v["policy"]["mode"], "enforce");
+    assert_eq!(s.https.requests(), 1);
 }

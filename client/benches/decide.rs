@@ -45,6 +45,7 @@ fn bench(c: &mut Criterion) {
             }),
             txt_checked_at: now,
             last_failure: None,
+            no_policy_until: 0,
         },
     )
     .unwrap();

@@ -1,5 +1,8 @@
-//! Blocking DNS TXT lookups over UDP, with TCP when the answer is
-//! truncated.
+//! Blocking DNS lookups over UDP, with TCP when the answer is truncated:
+//! TXT (the `_mta-sts` and `_smtp._tls` records), A/AAAA (the policy host
+//! and report endpoints), MX and TLSA. Every lookup the std layers make
+//! goes through one [`DnsResolver`], so the configured server applies to
+//! all of them and nothing falls back to the system resolver.
 //!
 //! The wire format comes from `hickory-proto`; the transport is written
 //! here so that no thread and no async runtime is involved (an MTA such as
@@ -76,6 +79,62 @@ pub trait TxtResolver: Send + Sync {
     /// final dot), each record's character-strings joined into one byte
     /// string, after following CNAMEs.
     fn lookup_txt(&self, name: &str) -> Result<Vec<Vec<u8>>, DnsError>;
+
+    /// [`TxtResolver::lookup_txt`], with how long a negative answer may be
+    /// remembered (RFC 2308 §5). A resolver that cannot tell leaves
+    /// `negative_ttl` unset and the client uses its floor.
+    fn lookup_txt_answer(&self, name: &str) -> TxtAnswer {
+        TxtAnswer {
+            result: self.lookup_txt(name),
+            negative_ttl: None,
+        }
+    }
+}
+
+/// A TXT lookup's records or error, and the negative TTL of an NXDOMAIN or
+/// NODATA answer when the server sent the zone's SOA.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxtAnswer {
+    /// The records, or why there are none.
+    pub result: Result<Vec<Vec<u8>>, DnsError>,
+    /// For NXDOMAIN/NODATA: min(SOA TTL, SOA MINIMUM) of the authority
+    /// section (RFC 2308 §5), in seconds.
+    pub negative_ttl: Option<u32>,
+}
+
+/// Records of one type at the end of a CNAME chain, with the answer's AD
+/// bit (RFC 4035 §3.2.3: set by a validating resolver when every record in
+/// the answer was DNSSEC-validated; worth trusting only from a resolver on
+/// a trusted path, such as one on loopback).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer<T> {
+    /// The records, in the order of the answer.
+    pub records: Vec<T>,
+    /// Whether the resolver set AD on every answer of the chain.
+    pub authenticated: bool,
+}
+
+/// One MX record (RFC 1035 §3.3.9).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MxRecord {
+    /// Lower is preferred.
+    pub preference: u16,
+    /// The exchange, lower-case, without the final dot; empty for the
+    /// null MX "." of RFC 7505.
+    pub exchange: String,
+}
+
+/// Where mail for a domain goes, from its MX records (RFC 5321 §5.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MailHosts {
+    /// The MX hosts, most preferred first (equal preferences keep the
+    /// answer's order).
+    Mx(Vec<MxRecord>),
+    /// No MX records: the domain itself is the implicit MX (RFC 5321
+    /// §5.1), with preference 0.
+    Implicit(String),
+    /// A null MX (RFC 7505): the domain accepts no mail.
+    NullMx,
 }
 
 /// Longest CNAME chain followed.
@@ -130,11 +189,30 @@ impl DnsResolver {
     /// Sends one query and returns the decoded answer after checking the
     /// response code; UDP with retries, then TCP if the answer is truncated.
     pub fn query(&self, name: &Name, rtype: RecordType) -> Result<Message, DnsError> {
+        let answer = self.exchange(name, rtype, Dnssec::Plain)?;
+        rcode(&answer)?;
+        Ok(answer)
+    }
+
+    /// Sends one query and returns the decoded answer whatever its response
+    /// code: UDP with retries, then TCP if the answer is truncated.
+    fn exchange(
+        &self,
+        name: &Name,
+        rtype: RecordType,
+        dnssec: Dnssec,
+    ) -> Result<Message, DnsError> {
         let mut msg = Message::query();
         msg.metadata.recursion_desired = true;
         msg.add_query(Query::query(name.clone(), rtype));
         let mut edns = Edns::new();
         edns.set_max_payload(EDNS_PAYLOAD);
+        if dnssec == Dnssec::WantAd {
+            // RFC 6840 §5.7: AD in a query asks the resolver to report
+            // whether it validated; DO makes older validators report it too.
+            msg.metadata.authentic_data = true;
+            edns.set_dnssec_ok(true);
+        }
         msg.set_edns(edns);
         let wire = msg.to_vec().map_err(|e| DnsError::BadName(e.to_string()))?;
         let id = msg.metadata.id;
@@ -155,12 +233,7 @@ impl DnsResolver {
         if answer.metadata.truncation {
             answer = self.tcp(server, &wire, id, name, rtype)?;
         }
-        match answer.metadata.response_code {
-            ResponseCode::NoError => Ok(answer),
-            ResponseCode::NXDomain => Err(DnsError::NxDomain),
-            ResponseCode::ServFail => Err(DnsError::ServFail),
-            other => Err(DnsError::Rcode(u16::from(other))),
-        }
+        Ok(answer)
     }
 
     /// One UDP try: send, then wait up to the timeout for the answer.
@@ -258,36 +331,255 @@ impl DnsResolver {
             .ok_or_else(|| DnsError::Malformed("TCP answer does not match the query".into()))
     }
 
-    /// TXT records at `name`, CNAMEs followed.
-    pub fn txt(&self, name: &str) -> Result<Vec<Vec<u8>>, DnsError> {
-        let mut qname = Name::from_ascii(name).map_err(|e| DnsError::BadName(e.to_string()))?;
-        qname.set_fqdn(true);
+    /// Records of type `rtype` at `name`, CNAMEs followed (within one
+    /// answer and across queries), each picked out by `pick`.
+    fn resolve<T>(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        dnssec: Dnssec,
+        pick: impl Fn(&RData) -> Option<T>,
+    ) -> Result<Answer<T>, Negative> {
+        let mut qname = parse_name(name).map_err(Negative::from)?;
+        let mut authenticated = true;
         for _ in 0..MAX_CNAME {
-            let answer = self.query(&qname, RecordType::TXT)?;
-            match collect_txt(&answer, &qname)? {
-                Collected::Records(r) => return Ok(r),
-                Collected::Follow(target) => qname = target,
+            let answer = self.exchange(&qname, rtype, dnssec)?;
+            authenticated &= answer.metadata.authentic_data;
+            if let Err(error) = rcode(&answer) {
+                return Err(Negative {
+                    negative_ttl: negative_ttl(&answer),
+                    error,
+                });
+            }
+            match collect(&answer, &qname, &pick) {
+                Ok(Collected::Records(records)) => {
+                    return Ok(Answer {
+                        records,
+                        authenticated,
+                    })
+                }
+                Ok(Collected::Follow(target)) => qname = target,
+                Err(error) => {
+                    return Err(Negative {
+                        negative_ttl: negative_ttl(&answer),
+                        error,
+                    })
+                }
             }
         }
-        Err(DnsError::CnameChain)
+        Err(DnsError::CnameChain.into())
     }
+
+    /// TXT records at `name`, CNAMEs followed.
+    pub fn txt(&self, name: &str) -> Result<Vec<Vec<u8>>, DnsError> {
+        self.txt_answer(name).result
+    }
+
+    /// [`DnsResolver::txt`] with the negative TTL of a "no record" answer.
+    pub fn txt_answer(&self, name: &str) -> TxtAnswer {
+        match self.resolve(name, RecordType::TXT, Dnssec::Plain, txt_data) {
+            Ok(a) => TxtAnswer {
+                result: Ok(a.records),
+                negative_ttl: None,
+            },
+            Err(n) => TxtAnswer {
+                result: Err(n.error),
+                negative_ttl: n.negative_ttl,
+            },
+        }
+    }
+
+    /// The IPv4 and IPv6 addresses of `host` (A then AAAA, CNAMEs
+    /// followed), IPv4 first. An error only when neither type gave an
+    /// address: the temporary one if either failed temporarily.
+    pub fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
+        let v4 = self.resolve(host, RecordType::A, Dnssec::Plain, |d| match d {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            _ => None,
+        });
+        let v6 = self.resolve(host, RecordType::AAAA, Dnssec::Plain, |d| match d {
+            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+            _ => None,
+        });
+        match (v4, v6) {
+            (Ok(a), Ok(b)) => Ok(a.records.into_iter().chain(b.records).collect()),
+            (Ok(a), Err(_)) => Ok(a.records),
+            (Err(_), Ok(b)) => Ok(b.records),
+            (Err(a), Err(b)) => Err(if a.error.is_temporary() {
+                a.error
+            } else {
+                b.error
+            }),
+        }
+    }
+
+    /// The addresses of a host as a URI or a setting names it: an IP
+    /// literal (`192.0.2.1`, `[2001:db8::1]`) is its own address,
+    /// `localhost` and names under it are the loopback addresses without a
+    /// query (RFC 6761 §6.3), anything else goes to
+    /// [`DnsResolver::addresses`].
+    pub fn host_addresses(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = literal.parse::<IpAddr>() {
+            return Ok(vec![ip]);
+        }
+        let bare = host.trim_end_matches('.');
+        let is_localhost = bare.eq_ignore_ascii_case("localhost")
+            || bare
+                .rsplit_once('.')
+                .is_some_and(|(_, tld)| tld.eq_ignore_ascii_case("localhost"));
+        if is_localhost {
+            return Ok(vec![
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ]);
+        }
+        self.addresses(bare)
+    }
+
+    /// The MX records of `domain`, most preferred first.
+    pub fn mx(&self, domain: &str) -> Result<Vec<MxRecord>, DnsError> {
+        let mut records = self
+            .resolve(domain, RecordType::MX, Dnssec::Plain, |d| match d {
+                RData::MX(m) => Some(MxRecord {
+                    preference: m.preference,
+                    exchange: host_string(&m.exchange),
+                }),
+                _ => None,
+            })
+            .map_err(|n| n.error)?
+            .records;
+        // Stable: equal preferences keep the server's order.
+        records.sort_by_key(|m| m.preference);
+        Ok(records)
+    }
+
+    /// Where mail for `domain` goes: its MX hosts, the domain itself when
+    /// it has no MX records but exists (RFC 5321 §5.1), or nowhere (null
+    /// MX, RFC 7505). NXDOMAIN and temporary failures are errors.
+    pub fn mail_hosts(&self, domain: &str) -> Result<MailHosts, DnsError> {
+        match self.mx(domain) {
+            Ok(mx) if mx.len() == 1 && mx[0].exchange.is_empty() => Ok(MailHosts::NullMx),
+            Ok(mx) => Ok(MailHosts::Mx(mx)),
+            Err(DnsError::NoData) => Ok(MailHosts::Implicit(
+                domain.trim_end_matches('.').to_ascii_lowercase(),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The TLSA RRset at `name` (e.g. `_25._tcp.mx.example.com`), each
+    /// record's RDATA as bytes (usage, selector, matching type, data), with
+    /// whether the resolver says it validated them (the AD bit; RFC 7672
+    /// §2.2 uses TLSA records only when they are DNSSEC-validated).
+    pub fn tlsa(&self, name: &str) -> Result<Answer<Vec<u8>>, DnsError> {
+        self.resolve(name, RecordType::TLSA, Dnssec::WantAd, |d| match d {
+            RData::TLSA(t) => {
+                let mut rdata = Vec::with_capacity(3 + t.cert_data.len());
+                rdata.push(u8::from(t.cert_usage));
+                rdata.push(u8::from(t.selector));
+                rdata.push(u8::from(t.matching));
+                rdata.extend_from_slice(&t.cert_data);
+                Some(rdata)
+            }
+            _ => None,
+        })
+        .map_err(|n| n.error)
+    }
+}
+
+/// Whether a query asks the resolver about DNSSEC validation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dnssec {
+    /// A plain recursive query.
+    Plain,
+    /// Set AD and DO so that the answer's AD bit says whether it validated.
+    WantAd,
+}
+
+/// A failed lookup, with the negative TTL when the answer had one.
+struct Negative {
+    error: DnsError,
+    negative_ttl: Option<u32>,
+}
+
+impl From<DnsError> for Negative {
+    fn from(error: DnsError) -> Self {
+        Negative {
+            error,
+            negative_ttl: None,
+        }
+    }
+}
+
+fn parse_name(name: &str) -> Result<Name, DnsError> {
+    let mut qname = Name::from_ascii(name).map_err(|e| DnsError::BadName(e.to_string()))?;
+    qname.set_fqdn(true);
+    Ok(qname)
+}
+
+/// A DNS name as a host name: lower-case, no final dot.
+fn host_string(name: &Name) -> String {
+    let mut s = name.to_ascii();
+    if s.ends_with('.') {
+        s.pop();
+    }
+    s.to_ascii_lowercase()
+}
+
+fn txt_data(d: &RData) -> Option<Vec<u8>> {
+    match d {
+        RData::TXT(t) => Some(t.txt_data.iter().flat_map(|s| s.iter().copied()).collect()),
+        _ => None,
+    }
+}
+
+/// The answer's response code as a result.
+fn rcode(answer: &Message) -> Result<(), DnsError> {
+    match answer.metadata.response_code {
+        ResponseCode::NoError => Ok(()),
+        ResponseCode::NXDomain => Err(DnsError::NxDomain),
+        ResponseCode::ServFail => Err(DnsError::ServFail),
+        other => Err(DnsError::Rcode(u16::from(other))),
+    }
+}
+
+/// RFC 2308 §5: a negative answer may be cached for the smaller of the
+/// SOA record's own TTL and its MINIMUM field.
+fn negative_ttl(answer: &Message) -> Option<u32> {
+    answer
+        .authorities
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
+            _ => None,
+        })
+        .min()
 }
 
 impl TxtResolver for DnsResolver {
     fn lookup_txt(&self, name: &str) -> Result<Vec<Vec<u8>>, DnsError> {
         self.txt(name)
     }
+
+    fn lookup_txt_answer(&self, name: &str) -> TxtAnswer {
+        self.txt_answer(name)
+    }
 }
 
-enum Collected {
-    Records(Vec<Vec<u8>>),
+enum Collected<T> {
+    Records(Vec<T>),
     /// The answer ends in a CNAME whose target it does not resolve.
     Follow(Name),
 }
 
 /// Walks the CNAME chain inside one answer starting at `qname` and
-/// collects the TXT records at its end.
-fn collect_txt(answer: &Message, qname: &Name) -> Result<Collected, DnsError> {
+/// collects the records `pick` accepts at its end.
+fn collect<T>(
+    answer: &Message,
+    qname: &Name,
+    pick: impl Fn(&RData) -> Option<T>,
+) -> Result<Collected<T>, DnsError> {
     let mut current = qname.clone();
     let mut hops = 0;
     loop {
@@ -306,14 +598,11 @@ fn collect_txt(answer: &Message, qname: &Name) -> Result<Collected, DnsError> {
             None => break,
         }
     }
-    let records: Vec<Vec<u8>> = answer
+    let records: Vec<T> = answer
         .answers
         .iter()
         .filter(|r| r.name == current)
-        .filter_map(|r| match &r.data {
-            RData::TXT(t) => Some(t.txt_data.iter().flat_map(|s| s.iter().copied()).collect()),
-            _ => None,
-        })
+        .filter_map(|r| pick(&r.data))
         .collect();
     if !records.is_empty() {
         Ok(Collected::Records(records))
@@ -349,7 +638,7 @@ pub fn fuzz_answer(buf: &[u8]) -> usize {
     let id = buf.first().map_or(0, |&b| {
         u16::from(b) << 8 | u16::from(buf.get(1).copied().unwrap_or(0))
     });
-    match decode_answer(buf, id, &name, RecordType::TXT).map(|m| collect_txt(&m, &name)) {
+    match decode_answer(buf, id, &name, RecordType::TXT).map(|m| collect(&m, &name, txt_data)) {
         Some(Ok(Collected::Records(r))) => r.iter().map(Vec::len).sum(),
         _ => 0,
     }
@@ -437,7 +726,7 @@ mod tests {
             RData::TXT(TXT::new(vec!["v=STSv1; ".into(), "id=1".into()])),
         ));
         m.add_answer(rec("other.test.", RData::TXT(TXT::new(vec!["x".into()]))));
-        match collect_txt(&m, &name("_mta-sts.a.test.")) {
+        match collect(&m, &name("_mta-sts.a.test."), txt_data) {
             Ok(Collected::Records(r)) => assert_eq!(r, [b"v=STSv1; id=1".to_vec()]),
             _ => panic!("chain not followed"),
         }
@@ -448,19 +737,19 @@ mod tests {
             RData::CNAME(CNAME(name("b.test."))),
         ));
         assert!(
-            matches!(collect_txt(&m, &name("_mta-sts.a.test.")), Ok(Collected::Follow(n)) if n == name("b.test."))
+            matches!(collect(&m, &name("_mta-sts.a.test."), txt_data), Ok(Collected::Follow(n)) if n == name("b.test."))
         );
         // A loop is an error, an empty answer is NODATA.
         let mut m = Message::response(1, OpCode::Query);
         m.add_answer(rec("a.test.", RData::CNAME(CNAME(name("b.test.")))));
         m.add_answer(rec("b.test.", RData::CNAME(CNAME(name("a.test.")))));
         assert_eq!(
-            collect_txt(&m, &name("a.test.")).err(),
+            collect(&m, &name("a.test."), txt_data).err(),
             Some(DnsError::CnameChain)
         );
         let m = Message::response(1, OpCode::Query);
         assert_eq!(
-            collect_txt(&m, &name("a.test.")).err(),
+            collect(&m, &name("a.test."), txt_data).err(),
             Some(DnsError::NoData)
         );
     }

@@ -10,13 +10,14 @@
 //! and total timeouts bound the whole exchange, so a server that trickles
 //! one byte a second fails at the total timeout.
 //!
-//! The policy host is resolved with the system resolver (std
-//! `ToSocketAddrs`, no thread), unless `https_connect_override` gives the
+//! The policy host is resolved by the project's own DNS client (A and
+//! AAAA, CNAMEs followed, the same server, timeouts and retries as the TXT
+//! lookup; never getaddrinfo), unless `https_connect_override` gives the
 //! address to connect to (tests, loopback setups): the certificate is
 //! still checked against `mta-sts.<domain>`.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,8 @@ use ureq::http::Uri;
 use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+
+use crate::dns::DnsResolver;
 
 /// Largest policy body accepted (64 KiB, a common limit; RFC 8461 §3.3
 /// lets senders bound the size).
@@ -85,6 +88,9 @@ pub struct FetchConfig {
     pub port: Option<u16>,
     /// Connect here instead of resolving `mta-sts.<domain>`.
     pub connect_override: Option<IpAddr>,
+    /// The resolver for the policy host's addresses; default: the servers
+    /// of `/etc/resolv.conf` (never the system's getaddrinfo).
+    pub dns: Option<DnsResolver>,
     /// TCP connect timeout.
     pub connect_timeout: Duration,
     /// Timeout for the whole request, body included.
@@ -159,9 +165,8 @@ impl Fetcher {
             .max_idle_connections_per_host(0)
             .tls_config(tls)
             .build();
-        let resolver = StsResolver {
-            connect_override: cfg.connect_override,
-        };
+        let resolver =
+            DnsAddrResolver::new(cfg.dns.clone(), cfg.connect_override, cfg.connect_timeout);
         Ok(Fetcher {
             agent: ureq::Agent::with_parts(config, DefaultConnector::new(), resolver),
             port: cfg.port,
@@ -237,15 +242,35 @@ fn map_err(e: ureq::Error) -> FetchError {
     }
 }
 
-/// Resolves the policy host without spawning threads (ureq's default
-/// resolver starts one per lookup when a timeout is set), or maps it to a
-/// fixed address.
+/// The address resolver every HTTPS client of libsts hands to ureq: the
+/// project's DNS client (no thread: ureq's default resolver starts one per
+/// lookup when a timeout is set; and never getaddrinfo, which would ask
+/// other servers than the configured one), or a fixed address.
 #[derive(Debug)]
-struct StsResolver {
+pub struct DnsAddrResolver {
+    dns: DnsResolver,
     connect_override: Option<IpAddr>,
 }
 
-impl Resolver for StsResolver {
+impl DnsAddrResolver {
+    /// Resolves through `dns` (default: `/etc/resolv.conf`'s servers with
+    /// `timeout` per try), or always answers `connect_override`.
+    pub fn new(
+        dns: Option<DnsResolver>,
+        connect_override: Option<IpAddr>,
+        timeout: Duration,
+    ) -> Self {
+        DnsAddrResolver {
+            dns: dns.unwrap_or_else(|| DnsResolver::from_system(timeout, 2)),
+            connect_override,
+        }
+    }
+}
+
+/// Addresses tried per host, at most.
+const MAX_ADDRESSES: usize = 16;
+
+impl Resolver for DnsAddrResolver {
     fn resolve(
         &self,
         uri: &Uri,
@@ -258,8 +283,14 @@ impl Resolver for StsResolver {
         match self.connect_override {
             Some(ip) => out.push(SocketAddr::new(ip, port)),
             None => {
-                for a in (host, port).to_socket_addrs()?.take(16) {
-                    out.push(a);
+                let ips = self.dns.host_addresses(host).map_err(|e| {
+                    ureq::Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!("{host}: {e}"),
+                    ))
+                })?;
+                for ip in ips.into_iter().take(MAX_ADDRESSES) {
+                    out.push(SocketAddr::new(ip, port));
                 }
             }
         }

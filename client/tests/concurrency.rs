@@ -188,6 +188,7 @@ fn big_entry(variant: u8) -> CacheEntry {
         }),
         txt_checked_at: 1,
         last_failure: None,
+        no_policy_until: 0,
     }
 }
 
@@ -246,4 +247,119 @@ fn child_writer() {
     for i in 0usize.. {
         disk.store("kill.test", &entries[i % 2]).unwrap();
     }
+}
+
+/// Policy id of the lock test's domain, in a file the children read.
+fn lock_id_file(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.join("generation")
+}
+
+#[test]
+fn one_fetch_per_id_change_across_processes() {
+    if std::env::var_os("STS_TEST_CHILD").is_some() {
+        return;
+    }
+    let dir = tempdir("lock");
+    let ca = TestCa::new(&dir);
+    let dns = DnsServer::start();
+    let https = HttpsServer::start(ca.leaf(&["mta-sts.lock.test"], Validity::Current));
+    // A slow policy host: every child asks while the first fetch is on
+    // its way.
+    let slow = |text: &str| Reply::Delayed(400, text.as_bytes().to_vec());
+    https.set(
+        "mta-sts.lock.test",
+        slow(&old_policy().replace("conc.test", "lock.test")),
+    );
+    dns.set("_mta-sts.lock.test", txt1("v=STSv1; id=first;"));
+    dns.set(
+        "mta-sts.lock.test",
+        DnsAnswer::Records(vec![hickory_proto::rr::RData::A(
+            hickory_proto::rr::rdata::A(std::net::Ipv4Addr::LOCALHOST),
+        )]),
+    );
+    let cache = dir.join("cache");
+    let go = dir.join("go");
+    let envs = [
+        ("STS_DNS_SERVER", dns.addr.to_string()),
+        ("STS_CA_FILE", ca.pem_path.display().to_string()),
+        ("STS_HTTPS_PORT", https.port.to_string()),
+        ("STS_CACHE", cache.display().to_string()),
+        ("STS_LOCK_GO", go.display().to_string()),
+        ("STS_LOCK_IDS", lock_id_file(&dir).display().to_string()),
+    ];
+    let run = |expect_id: &str| {
+        let _ = std::fs::remove_file(&go);
+        std::fs::write(lock_id_file(&dir), expect_id).unwrap();
+        let children: Vec<Child> = (0..PROCS)
+            .map(|_| child("child_lock", "lock", &envs))
+            .collect();
+        // Let every child start, then release them together.
+        std::thread::sleep(Duration::from_millis(300));
+        std::fs::write(&go, "").unwrap();
+        let mut new_seen = 0;
+        for c in children {
+            let out = c.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "child failed: {stdout}");
+            new_seen += usize::from(stdout.contains(&format!("CHILD id={expect_id} ")));
+        }
+        assert!(new_seen >= 1, "no process got policy {expect_id}");
+    };
+    run("first");
+    assert_eq!(
+        https.requests(),
+        1,
+        "{PROCS} processes fetched the first policy"
+    );
+    // The id changes (RFC 8461 §3.3: a new id means a new policy to fetch).
+    https.set(
+        "mta-sts.lock.test",
+        slow(&new_policy().replace("conc.test", "lock.test")),
+    );
+    dns.set("_mta-sts.lock.test", txt1("v=STSv1; id=second;"));
+    run("second");
+    assert_eq!(
+        https.requests(),
+        2,
+        "{PROCS} processes fetched the changed policy"
+    );
+    // No lock is left behind.
+    let left: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(sts_client::lock::LOCK_PREFIX))
+        .collect();
+    assert!(left.is_empty(), "locks left: {left:?}");
+}
+
+#[test]
+fn child_lock() {
+    if std::env::var("STS_TEST_CHILD").as_deref() != Ok("lock") {
+        return;
+    }
+    let go = std::env::var("STS_LOCK_GO").unwrap();
+    let want = std::fs::read_to_string(std::env::var("STS_LOCK_IDS").unwrap()).unwrap();
+    let c = Client::new(ClientOptions {
+        rules: Rules {
+            txt_recheck: 0,
+            ..Rules::default()
+        },
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    while !std::path::Path::new(&go).exists() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let look = c.lookup("lock.test");
+    let p = look
+        .policy
+        .clone()
+        .unwrap_or_else(|| panic!("no policy: {look:?}"));
+    // While another process fetches the new id, the still-valid policy of
+    // the old one is used (RFC 8461 §3.3 keeps it until replaced).
+    assert!(
+        p.txt_id == want || (want == "second" && p.txt_id == "first"),
+        "{look:?}"
+    );
+    println!("CHILD id={} source={:?}", p.txt_id, look.source);
 }

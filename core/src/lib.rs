@@ -3,7 +3,7 @@
 //! Everything here is a pure function of bytes: it parses MTA-STS TXT
 //! records ([RFC 8461 §3.1]), policy files ([§3.2]), matches MX hosts
 //! against policy patterns ([§4.1]) and parses TLSRPT records ([RFC 8460
-//! §3]), and decides when a cached policy must be refreshed ([`cache`]).
+//! §3]), and decides when a cached policy must be refreshed ([`refresh`]).
 //! It never allocates, never does I/O and never panics on any input;
 //! parsers borrow their input and report what is wrong with a specific
 //! error value per broken rule.
@@ -19,7 +19,6 @@
 #[cfg(feature = "webpki")]
 extern crate alloc;
 
-pub mod cache;
 #[cfg(feature = "webpki")]
 pub mod cert;
 #[cfg(feature = "dane")]
@@ -27,6 +26,7 @@ pub mod dane;
 pub mod mx;
 pub mod name;
 pub mod policy;
+pub mod refresh;
 pub mod tlsrpt;
 pub mod txt;
 

@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![deny(missing_docs)]
 
+pub mod smtp;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -14,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{CNAME, TXT};
+use hickory_proto::rr::rdata::{CNAME, SOA, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -38,6 +40,9 @@ pub enum DnsAnswer {
     Truncated(Vec<Vec<String>>),
     /// The query's id followed by these bytes (not a valid message).
     Garbage(Vec<u8>),
+    /// Records of any types (A, AAAA, MX, TLSA, TXT, ...): a query gets
+    /// those of its type, or NODATA (with the SOA) when there are none.
+    Records(Vec<RData>),
 }
 
 /// A record made of one string.
@@ -55,6 +60,18 @@ pub struct DnsServer {
     pub udp_queries: Arc<AtomicUsize>,
     /// Connections received over TCP.
     pub tcp_queries: Arc<AtomicUsize>,
+    flags: Arc<Mutex<Flags>>,
+}
+
+/// Server-wide behaviour, changed while the server runs.
+#[derive(Clone, Copy, Debug)]
+struct Flags {
+    /// Set the AD bit on every answer (as a validating resolver would for
+    /// a signed zone).
+    authenticated: bool,
+    /// The SOA MINIMUM (and TTL) sent with NXDOMAIN and NODATA answers;
+    /// `None`: no SOA in the authority section.
+    negative_ttl: Option<u32>,
 }
 
 impl DnsServer {
@@ -70,16 +87,22 @@ impl DnsServer {
         };
         let addr = udp.local_addr().unwrap();
         let table: Arc<Mutex<HashMap<String, DnsAnswer>>> = Arc::default();
+        let flags = Arc::new(Mutex::new(Flags {
+            authenticated: false,
+            negative_ttl: Some(300),
+        }));
         let udp_queries = Arc::new(AtomicUsize::new(0));
         let tcp_queries = Arc::new(AtomicUsize::new(0));
         {
             let table = table.clone();
+            let flags = flags.clone();
             let count = udp_queries.clone();
             std::thread::spawn(move || {
                 let mut buf = [0u8; 4096];
                 while let Ok((n, peer)) = udp.recv_from(&mut buf) {
                     count.fetch_add(1, Ordering::SeqCst);
-                    if let Some(out) = respond(&table, &buf[..n], false) {
+                    let f = *flags.lock().unwrap();
+                    if let Some(out) = respond(&table, f, &buf[..n], false) {
                         let _ = udp.send_to(&out, peer);
                     }
                 }
@@ -87,12 +110,14 @@ impl DnsServer {
         }
         {
             let table = table.clone();
+            let flags = flags.clone();
             let count = tcp_queries.clone();
             std::thread::spawn(move || {
                 for conn in tcp.incoming() {
                     let Ok(mut s) = conn else { continue };
                     count.fetch_add(1, Ordering::SeqCst);
                     let table = table.clone();
+                    let f = *flags.lock().unwrap();
                     std::thread::spawn(move || {
                         let mut len = [0u8; 2];
                         if s.read_exact(&mut len).is_err() {
@@ -102,7 +127,7 @@ impl DnsServer {
                         if s.read_exact(&mut q).is_err() {
                             return;
                         }
-                        if let Some(out) = respond(&table, &q, true) {
+                        if let Some(out) = respond(&table, f, &q, true) {
                             let mut framed = (out.len() as u16).to_be_bytes().to_vec();
                             framed.extend_from_slice(&out);
                             let _ = s.write_all(&framed);
@@ -116,7 +141,19 @@ impl DnsServer {
             table,
             udp_queries,
             tcp_queries,
+            flags,
         }
+    }
+
+    /// Whether answers carry the AD bit (default: no).
+    pub fn set_authenticated(&self, on: bool) {
+        self.flags.lock().unwrap().authenticated = on;
+    }
+
+    /// The negative TTL (SOA MINIMUM and SOA TTL) of NXDOMAIN and NODATA
+    /// answers; `None` sends no SOA. Default: 300 seconds.
+    pub fn set_negative_ttl(&self, ttl: Option<u32>) {
+        self.flags.lock().unwrap().negative_ttl = ttl;
     }
 
     /// What to answer for `name` (any case, with or without the root dot).
@@ -133,7 +170,12 @@ impl DnsServer {
     }
 }
 
-fn respond(table: &Mutex<HashMap<String, DnsAnswer>>, query: &[u8], tcp: bool) -> Option<Vec<u8>> {
+fn respond(
+    table: &Mutex<HashMap<String, DnsAnswer>>,
+    flags: Flags,
+    query: &[u8],
+    tcp: bool,
+) -> Option<Vec<u8>> {
     let q = Message::from_vec(query).ok()?;
     let question = q.queries.first()?.clone();
     let mut key = question.name().to_ascii().to_ascii_lowercase();
@@ -144,6 +186,7 @@ fn respond(table: &Mutex<HashMap<String, DnsAnswer>>, query: &[u8], tcp: bool) -
     let mut r = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
     r.metadata.recursion_desired = q.metadata.recursion_desired;
     r.metadata.recursion_available = true;
+    r.metadata.authentic_data = flags.authenticated;
     r.add_query(question.clone());
     let name = question.name().clone();
     let add_txt = |r: &mut Message, recs: &[Vec<String>]| {
@@ -178,6 +221,30 @@ fn respond(table: &Mutex<HashMap<String, DnsAnswer>>, query: &[u8], tcp: bool) -
             let t = Name::from_ascii(format!("{target}.")).ok()?;
             r.add_answer(Record::from_rdata(name.clone(), 60, RData::CNAME(CNAME(t))));
         }
+        Some(DnsAnswer::Records(rdata)) => {
+            for d in rdata {
+                if d.record_type() == question.query_type() {
+                    r.add_answer(Record::from_rdata(name.clone(), 60, d));
+                }
+            }
+        }
+    }
+    // RFC 2308 §3: negative answers carry the zone's SOA, whose MINIMUM
+    // bounds how long they may be cached.
+    let negative = r.metadata.response_code == ResponseCode::NXDomain
+        || (r.metadata.response_code == ResponseCode::NoError && r.answers.is_empty());
+    if let (true, Some(ttl)) = (negative, flags.negative_ttl) {
+        let zone = Name::from_ascii("test.").ok()?;
+        let soa = SOA::new(
+            Name::from_ascii("ns.test.").ok()?,
+            Name::from_ascii("hostmaster.test.").ok()?,
+            1,
+            3600,
+            600,
+            86_400,
+            ttl,
+        );
+        r.add_authority(Record::from_rdata(zone, ttl, RData::SOA(soa)));
     }
     r.to_vec().ok()
 }

@@ -36,6 +36,9 @@ pub enum Reply {
     Chunked(Vec<u8>),
     /// These bytes instead of an HTTP response.
     Raw(Vec<u8>),
+    /// A 200 text/plain sent after this many milliseconds (a slow policy
+    /// host, so that concurrent fetches overlap).
+    Delayed(u64, Vec<u8>),
 }
 
 pub fn policy_reply(text: &str) -> Reply {
@@ -156,6 +159,11 @@ fn serve(
             tls.write_all(b"0\r\n\r\n")?;
         }
         Reply::Raw(bytes) => tls.write_all(&bytes)?,
+        Reply::Delayed(ms, body) => {
+            std::thread::sleep(Duration::from_millis(ms));
+            tls.write_all(head(200, "text/plain", body.len(), "").as_bytes())?;
+            tls.write_all(&body)?;
+        }
         Reply::Trickle(body) => {
             tls.write_all(head(200, "text/plain", body.len(), "").as_bytes())?;
             tls.flush()?;

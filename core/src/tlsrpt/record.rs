@@ -9,9 +9,8 @@
 //! ```
 //!
 //! `rua` is required. Each URI must be `mailto:` with an address that has
-//! a non-empty local part and domain, or `https://` with a non-empty host;
-//! the scheme is compared case-sensitively, as the corpus of deployed
-//! records and other implementations do. URIs may not contain whitespace,
+//! a non-empty local part and domain, or `https://` with a non-empty host
+//! (schemes in any case, RFC 3986 §3.1). URIs may not contain whitespace,
 //! `,`, `;` or `!` (§3: commas and exclamation points MUST be encoded) or
 //! control characters; other bytes, including non-ASCII UTF-8, are kept
 //! as given and left to the submitter to encode.
@@ -113,6 +112,16 @@ fn scan_rua(s: &[u8], start: usize) -> Result<(TlsrptRecord<'_>, usize), TlsrptE
     }
 }
 
+/// `uri` without its leading `scheme` (given in lower case), which is
+/// matched case-insensitively (RFC 3986 §3.1: "an implementation should
+/// accept uppercase letters as equivalent to lowercase in scheme names").
+pub fn strip_scheme<'u>(uri: &'u [u8], scheme: &[u8]) -> Option<&'u [u8]> {
+    match uri.split_at_checked(scheme.len()) {
+        Some((head, rest)) if head.eq_ignore_ascii_case(scheme) => Some(rest),
+        _ => None,
+    }
+}
+
 /// One reporting URI: `mailto:local@domain` or `https://host...`.
 fn check_uri(uri: &[u8]) -> Result<UriKind, TlsrptError> {
     if uri
@@ -121,14 +130,14 @@ fn check_uri(uri: &[u8]) -> Result<UriKind, TlsrptError> {
     {
         return Err(TlsrptError::BadUri);
     }
-    if let Some(addr) = uri.strip_prefix(b"mailto:") {
+    if let Some(addr) = strip_scheme(uri, b"mailto:") {
         // The last '@' separates local part and domain; a mailbox list with
         // several '@' is left to the mail system to refuse.
         match addr.iter().rposition(|&b| b == b'@') {
             Some(at) if at > 0 && at + 1 < addr.len() => Ok(UriKind::Mailto),
             _ => Err(TlsrptError::BadUri),
         }
-    } else if let Some(rest) = uri.strip_prefix(b"https://") {
+    } else if let Some(rest) = strip_scheme(uri, b"https://") {
         let host_end = rest
             .iter()
             .position(|&b| matches!(b, b'/' | b'?' | b'#'))
@@ -277,7 +286,13 @@ mod tests {
                 "v=TLSRPTv1; rua=http://r.example/",
                 Err(TlsrptError::BadUri),
             ),
-            ("v=TLSRPTv1; rua=MAILTO:a@b", Err(TlsrptError::BadUri)),
+            ("v=TLSRPTv1; rua=MAILTO:a@b", ok1("MAILTO:a@b")),
+            (
+                "v=TLSRPTv1; rua=Https://r.example",
+                ok1("Https://r.example"),
+            ),
+            ("v=TLSRPTv1; rua=MAILTO:@b", Err(TlsrptError::BadUri)),
+            ("v=TLSRPTv1; rua=HTTP://r.example", Err(TlsrptError::BadUri)),
             ("v=TLSRPTv1; rua=a@b", Err(TlsrptError::BadUri)),
             ("v=TLSRPTv1; rua=mailto:a!b@c", Err(TlsrptError::BadUri)),
             (
@@ -289,6 +304,17 @@ mod tests {
         for (record, want) in cases {
             assert_eq!(uris(record), *want, "{record:?}");
         }
+    }
+
+    #[test]
+    fn rfc3986_3_1_schemes_are_case_insensitive() {
+        let r = parse(b"v=TLSRPTv1; rua=MAILTO:tlsrpt@example.com,HTTPS://example.com/tlsrpt")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.rua_at(0).map(|u| u.1), Some(UriKind::Mailto));
+        assert_eq!(r.rua_at(1).map(|u| u.1), Some(UriKind::Https));
+        assert_eq!(strip_scheme(b"MailTo:a@b", b"mailto:"), Some(&b"a@b"[..]));
+        assert_eq!(strip_scheme(b"mail", b"mailto:"), None);
+        assert_eq!(strip_scheme(b"mailtx:a@b", b"mailto:"), None);
     }
 
     #[test]

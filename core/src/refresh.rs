@@ -37,13 +37,17 @@ pub struct EntryMeta<'a> {
     pub txt_checked_at: u64,
     /// When the last policy fetch failed, if the last fetch failed.
     pub last_failure: Option<u64>,
+    /// Until when the domain is known to publish no policy (a negative
+    /// DNS answer for `_mta-sts`, remembered for its negative TTL; 0:
+    /// nothing known). Never hides a valid cached policy.
+    pub no_policy_until: u64,
 }
 
 /// Tunable periods of the rules, in seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rules {
     /// How long a TXT answer is trusted before DNS is asked again
-    /// (0: ask for every decision).
+    /// (0: ask for every decision, and remember no "no policy" answer).
     pub txt_recheck: u64,
     /// After a failed fetch, no new fetch for this long.
     pub failure_backoff: u64,
@@ -79,6 +83,9 @@ pub enum TxtSeen<'a> {
 pub enum BeforeDns {
     /// The cached policy is valid and its TXT id was checked recently.
     UseCached,
+    /// No valid policy is cached and DNS said "no policy" less than the
+    /// answer's negative TTL ago: the domain has no policy.
+    NoPolicyCached,
     /// Look up the TXT record, then call [`after_txt`].
     CheckTxt,
 }
@@ -117,6 +124,26 @@ pub fn near_expiry(entry: &EntryMeta<'_>, now: u64, rules: &Rules) -> bool {
     }
 }
 
+/// Whether a negative answer for the TXT record is still fresh. A clock
+/// that went backwards past the answer counts as stale.
+pub fn knows_no_policy(entry: &EntryMeta<'_>, now: u64) -> bool {
+    now < entry.no_policy_until
+}
+
+/// The negative-answer lifetime the client keeps: the answer's negative
+/// TTL (RFC 2308 §5) clamped to `[NEGATIVE_TTL_MIN, NEGATIVE_TTL_MAX]`;
+/// the floor when the answer carried none.
+pub fn negative_ttl(answer_ttl: Option<u32>) -> u64 {
+    u64::from(answer_ttl.unwrap_or(0)).clamp(NEGATIVE_TTL_MIN, NEGATIVE_TTL_MAX)
+}
+
+/// Shortest time a "no policy" answer is remembered: below this, a domain
+/// without MTA-STS would cost a DNS query on nearly every delivery.
+pub const NEGATIVE_TTL_MIN: u64 = 60;
+/// Longest time a "no policy" answer is remembered, so that a policy
+/// published later is found within the hour.
+pub const NEGATIVE_TTL_MAX: u64 = 3600;
+
 /// Whether a fetch is suppressed by the back-off after a failure.
 pub fn backing_off(entry: &EntryMeta<'_>, now: u64, rules: &Rules) -> bool {
     entry
@@ -135,6 +162,9 @@ pub fn before_dns(
     let Some(e) = entry else {
         return BeforeDns::CheckTxt;
     };
+    if !is_valid(e, now) && !force_txt && knows_no_policy(e, now) {
+        return BeforeDns::NoPolicyCached;
+    }
     if force_txt || !is_valid(e, now) || near_expiry(e, now, rules) {
         return BeforeDns::CheckTxt;
     }
@@ -229,7 +259,51 @@ mod tests {
             }),
             txt_checked_at: checked,
             last_failure: None,
+            no_policy_until: 0,
         }
+    }
+
+    #[test]
+    fn rfc8461_3_2_negative_answer_is_remembered_for_its_ttl() {
+        // RFC 8461 §3.2 discovery: NXDOMAIN/NODATA at `_mta-sts` means no
+        // policy; RFC 2308 §5 lets that answer be cached for its TTL.
+        let neg = EntryMeta {
+            no_policy_until: 1000 + negative_ttl(Some(900)),
+            ..EntryMeta::default()
+        };
+        assert_eq!(
+            before_dns(Some(&neg), 1000, &R, false),
+            BeforeDns::NoPolicyCached
+        );
+        assert_eq!(
+            before_dns(Some(&neg), 1899, &R, false),
+            BeforeDns::NoPolicyCached
+        );
+        // After the TTL the TXT record is asked again, so a policy
+        // published meanwhile is found.
+        assert_eq!(before_dns(Some(&neg), 1900, &R, false), BeforeDns::CheckTxt);
+        // The end is absolute: a clock set back does not lengthen it.
+        assert_eq!(
+            before_dns(Some(&neg), 0, &R, false),
+            BeforeDns::NoPolicyCached
+        );
+        // A valid cached policy is never hidden by a negative answer.
+        let mut both = entry("a", 1000, 604_800, 1000);
+        both.no_policy_until = 5000;
+        assert_eq!(
+            before_dns(Some(&both), 1010, &R, false),
+            BeforeDns::UseCached
+        );
+    }
+
+    #[test]
+    fn rfc2308_5_negative_ttl_is_clamped() {
+        assert_eq!(negative_ttl(None), NEGATIVE_TTL_MIN);
+        assert_eq!(negative_ttl(Some(0)), 60);
+        assert_eq!(negative_ttl(Some(30)), 60);
+        assert_eq!(negative_ttl(Some(900)), 900);
+        assert_eq!(negative_ttl(Some(86_400)), 3600);
+        assert_eq!(negative_ttl(Some(u32::MAX)), 3600);
     }
 
     #[test]
