@@ -225,9 +225,15 @@ pub unsafe extern "C" fn sts_client_report_record(
             && raw.policy_text.is_null()
             && raw.mx_patterns.is_null()
         {
-            if let Some(p) = c.client().lookup(&o.policy_domain).policy {
-                o.policy_strings = lines(&String::from_utf8_lossy(&p.text));
-                o.mx_hosts = p.mx.clone();
+            // The same policy part `sts report record` records: the
+            // policy in force, or no-policy-found (RFC 8460 §4.3) for a
+            // domain without one. When DNS cannot tell, the caller's
+            // policy type stands.
+            let look = c.client().lookup(&o.policy_domain);
+            if let Ok(p) = sts_report::policy::outcome_for(&look, &o.policy_domain, o.at) {
+                o.policy_type = p.policy_type;
+                o.policy_strings = p.policy_strings;
+                o.mx_hosts = p.mx_hosts;
             }
         }
         store(dir, &o, raw.sync)

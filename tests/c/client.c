@@ -140,8 +140,16 @@ int main(void) {
     CHECK(sts_report_record(dir, &o) == STS_OK);
     o.policy_domain = NULL;
     CHECK(sts_report_record(dir, &o) == STS_ERR_NULL);
-    /* Two outcomes stored (the report delivery was dropped). */
-    snprintf(cmd, sizeof cmd, "test $(cat %s/outcomes/*.log | wc -l) -eq 2", dir);
+    /* A domain without a policy: recorded as no-policy-found (RFC 8460
+     * §4.3), as `sts report record` does. */
+    o.policy_domain = "nxdomain.test";
+    o.receiving_mx_hostname = "mx1.nxdomain.test";
+    o.delivery_kind = 0;
+    CHECK(sts_client_report_record(client, dir, &o) == STS_OK);
+    snprintf(cmd, sizeof cmd, "grep -q 'no-policy-found.nxdomain[.]test'  %s/outcomes/*.log", dir);
+    CHECK(system(cmd) == 0);
+    /* Three outcomes stored (the report delivery was dropped). */
+    snprintf(cmd, sizeof cmd, "test $(cat %s/outcomes/*.log | wc -l) -eq 3", dir);
     CHECK(system(cmd) == 0);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
