@@ -22,6 +22,8 @@ use serde_json::{json, Value};
 use sts_client::{Client, ClientOptions, DaneStatus, Decision, PolicyInfo, PolicyLookup};
 use sts_core::policy;
 
+mod serve;
+
 /// MTA-STS (RFC 8461) tool: lint policy files, check domains, refresh the cache.
 #[derive(Parser, Debug)]
 #[command(name = "sts", version)]
@@ -74,6 +76,8 @@ enum Command {
     },
     /// Refresh every cached policy that changed or expires soon.
     Refresh,
+    /// Postfix socketmap policy server (smtp_tls_policy_maps); runs until SIGTERM.
+    Serve(serve::ServeArgs),
     /// TLS reports (RFC 8460): `record`, `print [--day D]`, `send [--day D] [--dry-run]`
     /// on the store at --dir or STS_REPORT_DIR (see `sts report --help`).
     Report {
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Report { args } => report(&cli, args),
+        Command::Serve(args) => serve::run(&cli, args),
     }
 }
 
