@@ -24,7 +24,7 @@ SANITIZE  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 EXAMPLES  = policy-check cert-check
 C_TESTS   = vectors client file_modes
 
-.PHONY: all lib cli demo test rust-test c-test nostd firmware exim-test lint install install-check clean
+.PHONY: all lib cli demo test rust-test c-test nostd firmware exim-test postfix-test lint install install-check clean
 
 all: lib $(EXAMPLES:%=$(BUILD)/%-shared) $(EXAMPLES:%=$(BUILD)/%-static)
 
@@ -110,6 +110,13 @@ firmware:
 # throughput comparison.
 exim-test: lib
 	STS_EXIM_BENCH=$${STS_EXIM_BENCH:-0} tests/exim/run.sh $(abspath $(LIBDIR))
+
+# Postfix 3.7.11 (unpacked from Debian's .deb, not installed) with
+# `sts serve` as its smtp_tls_policy_maps, end to end on 127.0.26.0/24
+# (root; needs unbound, openssl, python3). See integrations/postfix.
+postfix-test:
+	$(CARGO) build --release -p sts-cli
+	tests/postfix/run.sh $(abspath $(TARGET))/release/sts
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -25,6 +25,8 @@ use serde_json::{json, Value};
 use sts_client::{Client, ClientOptions, DaneStatus, Decision, PolicyInfo, PolicyLookup};
 use sts_core::policy;
 
+mod serve;
+
 /// MTA-STS (RFC 8461) tool: lint policy files, check domains, refresh the cache.
 #[derive(Parser, Debug)]
 #[command(name = "sts", version)]
@@ -85,6 +87,8 @@ enum Command {
     /// wrong, 1 an error (enforcing senders refuse or defer mail, or the
     /// published setup is unusable), 2 warnings only. No mail is sent.
     Doctor(doctor::DoctorArgs),
+    /// Postfix socketmap policy server (smtp_tls_policy_maps); runs until SIGTERM.
+    Serve(serve::ServeArgs),
     /// TLS reports (RFC 8460): record outcomes, print and send the daily reports
     /// (see `sts report --help`).
     Report(sts_report::cli::ReportArgs),
@@ -116,6 +120,7 @@ fn main() -> ExitCode {
         },
         Command::Report(args) => report(&cli, args),
         Command::Doctor(args) => doctor::run(&cli, args),
+        Command::Serve(args) => serve::run(&cli, args),
     }
 }
 

@@ -35,6 +35,7 @@ pub mod file_access;
 pub mod lock;
 pub mod lookup;
 pub mod refresh;
+pub mod serving;
 pub mod smtp;
 pub mod types;
 

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod smtp;
+pub mod zone;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
