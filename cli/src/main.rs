@@ -17,10 +17,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::{json, Value};
 use sts_client::{Client, ClientOptions, DaneStatus, Decision, PolicyInfo, PolicyLookup};
 use sts_core::policy;
+
+mod man;
 
 /// MTA-STS (RFC 8461) tool: lint policy files, check domains, refresh the cache.
 #[derive(Parser, Debug)]
@@ -81,6 +83,12 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<String>,
     },
+    /// Write the manual pages (sts.1, sts-SUBCOMMAND.1) into DIR; used by `make deb`.
+    #[command(hide = true)]
+    Man {
+        /// Output directory.
+        dir: PathBuf,
+    },
 }
 
 fn parse_server(s: &str) -> Result<SocketAddr, String> {
@@ -105,6 +113,13 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Report { args } => report(&cli, args),
+        Command::Man { dir } => match man::write_pages(Cli::command(), dir) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("sts man: {}: {e}", dir.display());
+                ExitCode::from(2)
+            }
+        },
     }
 }
 
