@@ -125,14 +125,17 @@ cd "$src"
 for pkg in "$libpkg" libsts-dev sts libsts-exim; do
   elfs=$(find "debian/$pkg" -type f \( -name '*.so*' -o -path '*/bin/*' \) -not -name '*.a')
   rm -f "debian/$pkg.substvars"
+  # dpkg-shlibdeps knows a package's tree by its DEBIAN directory.
+  mkdir -p "debian/$pkg/DEBIAN"
   if [ -n "$elfs" ]; then
     # shellcheck disable=SC2086 # one argument per file
     dpkg-shlibdeps -Tdebian/$pkg.substvars -l"debian/$libpkg/$libdir" $elfs
   fi
   touch "debian/$pkg.substvars"
-  mkdir -p "debian/$pkg/DEBIAN"
   if [ "$pkg" = "$libpkg" ]; then
     dpkg-gensymbols -q -p"$pkg" -P"debian/$pkg" -e"debian/$pkg/$libdir/$soname"
+    # Lets dpkg-shlibdeps raise the dependency to what a program was built against.
+    sed -i '1a * Build-Depends-Package: libsts-dev' "debian/$pkg/DEBIAN/symbols"
   fi
   # md5sums for debsums and dpkg --verify; conffiles are tracked by dpkg itself.
   (cd "debian/$pkg" && find . -type f -not -path './DEBIAN/*' -not -path './etc/*' -printf '%P\0' \
