@@ -22,7 +22,7 @@ SHARED_LINK = -L$(LIBDIR) -lsts -Wl,-rpath,$(abspath $(LIBDIR))
 SANITIZE  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 EXAMPLES  = policy-check cert-check
-C_TESTS   = vectors client
+C_TESTS   = vectors client file_modes
 
 .PHONY: all lib cli demo test rust-test c-test nostd firmware exim-test lint install install-check deb deb-test clean
 
@@ -75,6 +75,8 @@ c-test: all $(C_TESTS:%=$(BUILD)/test-%-shared) $(C_TESTS:%=$(BUILD)/test-%-stat
 	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite $(BUILD)/test-client-shared
 	$(BUILD)/test-client-static
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test-client-asan
+	$(BUILD)/test-file_modes-shared
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test-file_modes-asan
 
 # The core must build for a target with no std at all.
 nostd:

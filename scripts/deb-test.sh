@@ -169,12 +169,12 @@ if [ -z "$exim" ] || ! "$exim" -bV 2>/dev/null | grep -q Expand_dlfunc; then
   bad "no Exim with dlfunc (install exim4-daemon-heavy)"
 else
   check "sts_exim.so needs libsts.so.0 and finds the packaged one" loaded /usr/lib/exim4/sts_exim.so
-  r=$("$exim" -be "\${dlfunc{/usr/lib/exim4/sts_exim.so}{sts_policy}{$scratch/none.conf}{example.net}}" 2>&1 || true)
-  check "sts_policy with a missing settings file says so (${r##*Failed: })" grep -q "cannot read settings file $scratch/none.conf" <<<"$r"
+  r=$("$exim" -be "\${dlfunc{/usr/lib/exim4/sts_exim.so}{exim_sts_policy}{$scratch/none.conf}{example.net}}" 2>&1 || true)
+  check "exim_sts_policy with a missing settings file says so (${r##*Failed: })" grep -q "cannot read settings file $scratch/none.conf" <<<"$r"
   mkdir -m 700 "$scratch/cache"
   printf 'cache_dir = %s\ndns_server = 127.0.0.1:9\ndns_timeout_ms = 300\n' "$scratch/cache" > "$scratch/exim.conf"
-  r=$("$exim" -be "\${dlfunc{/usr/lib/exim4/sts_exim.so}{sts_ignore_list}{$scratch/exim.conf}{example.net}}" 2>&1 || true)
-  equal "sts_ignore_list through libsts with no DNS answer ignores nothing" "$r" '! *'
+  r=$("$exim" -be "\${dlfunc{/usr/lib/exim4/sts_exim.so}{exim_sts_ignore_list}{$scratch/exim.conf}{example.net}}" 2>&1 || true)
+  equal "exim_sts_ignore_list through libsts with no DNS answer ignores nothing" "$r" '! *'
   check "the snippet is under /usr/share/doc" test -s /usr/share/doc/libsts-exim/exim.conf.snippet
 fi
 

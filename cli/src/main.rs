@@ -10,6 +10,9 @@
 //! override the `STS_*` environment variables; `-v` prints each step with
 //! its duration to stderr.
 
+mod config;
+mod doctor;
+
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -31,6 +34,9 @@ struct Cli {
     /// Print each step (DNS answer, HTTPS status, cache hit) with timings to stderr.
     #[arg(short, long, global = true)]
     verbose: bool,
+    /// Settings file of the Exim module (key = value); flags given here win.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// DNS server to ask, `ip` or `ip:port` [env: STS_DNS_SERVER].
     #[arg(long, global = true, value_name = "ADDR", value_parser = parse_server)]
     dns_server: Option<SocketAddr>,
@@ -76,13 +82,14 @@ enum Command {
     },
     /// Refresh every cached policy that changed or expires soon.
     Refresh,
-    /// TLS reports (RFC 8460): `record`, `print [--day D]`, `send [--day D] [--dry-run]`
-    /// on the store at --dir or STS_REPORT_DIR (see `sts report --help`).
-    Report {
-        /// The report command and its options, as for `sts-report`.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
-        args: Vec<String>,
-    },
+    /// Check a domain's whole MTA-STS deployment (TXT, policy, MX hosts over
+    /// SMTP STARTTLS, DANE, TLSRPT) and say what to fix. Exit 0 nothing
+    /// wrong, 1 an error (enforcing senders refuse or defer mail, or the
+    /// published setup is unusable), 2 warnings only. No mail is sent.
+    Doctor(doctor::DoctorArgs),
+    /// TLS reports (RFC 8460): record outcomes, print and send the daily reports
+    /// (see `sts report --help`).
+    Report(sts_report::cli::ReportArgs),
     /// Write the manual pages (sts.1, sts-SUBCOMMAND.1) into DIR; used by `make deb`.
     #[command(hide = true)]
     Man {
@@ -96,7 +103,10 @@ fn parse_server(s: &str) -> Result<SocketAddr, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Err(code) = config::apply(&mut cli) {
+        return code;
+    }
     match &cli.command {
         Command::Lint { file } => lint(file),
         Command::Check {
@@ -112,7 +122,8 @@ fn main() -> ExitCode {
             Ok(c) => refresh(&c),
             Err(code) => code,
         },
-        Command::Report { args } => report(&cli, args),
+        Command::Report(args) => report(&cli, args),
+        Command::Doctor(args) => doctor::run(&cli, args),
         Command::Man { dir } => match man::write_pages(Cli::command(), dir) {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {
@@ -123,18 +134,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// `sts report ...`: the report store's own command line, with the global
-/// --dns-server and --ca-file passed on.
-fn report(cli: &Cli, args: &[String]) -> ExitCode {
-    let mut all = Vec::new();
-    if let Some(d) = cli.dns_server {
-        all.extend(["--dns".to_owned(), d.to_string()]);
-    }
-    if let Some(f) = &cli.ca_file {
-        all.extend(["--ca-file".to_owned(), f.display().to_string()]);
-    }
-    all.extend(args.iter().cloned());
-    match sts_report::cli::run(&all) {
+/// `sts report ...`, with the global client settings (the policy of a
+/// recorded outcome is looked up with them; DNS server and CA file apply
+/// to sending too).
+fn report(cli: &Cli, args: &sts_report::cli::ReportArgs) -> ExitCode {
+    let opts = match options(cli) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    match sts_report::cli::run(args, opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sts report: {e}");
@@ -181,7 +189,7 @@ fn lint(file: &PathBuf) -> ExitCode {
     }
 }
 
-fn client(cli: &Cli) -> Result<Client, ExitCode> {
+fn options(cli: &Cli) -> Result<ClientOptions, ExitCode> {
     let mut opts = ClientOptions {
         dns_server: cli.dns_server,
         ca_file: cli.ca_file.clone(),
@@ -190,6 +198,7 @@ fn client(cli: &Cli) -> Result<Client, ExitCode> {
         https_connect_override: cli.connect,
         ..ClientOptions::default()
     };
+    config::client_options(&mut opts);
     if let Some(t) = cli.timeout {
         let Ok(t) = Duration::try_from_secs_f64(t) else {
             eprintln!("sts: --timeout {t} is not a number of seconds");
@@ -199,7 +208,11 @@ fn client(cli: &Cli) -> Result<Client, ExitCode> {
         opts.https_connect_timeout = t;
         opts.https_total_timeout = t;
     }
-    let mut c = Client::new(opts).map_err(|e| {
+    Ok(opts)
+}
+
+fn client(cli: &Cli) -> Result<Client, ExitCode> {
+    let mut c = Client::new(options(cli)?).map_err(|e| {
         eprintln!("sts: {e}");
         ExitCode::from(2)
     })?;

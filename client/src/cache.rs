@@ -11,15 +11,22 @@
 //!
 //! The number of entries is capped; storing a new domain beyond the cap
 //! evicts the entries written longest ago.
+//!
+//! Entries and the directory get explicit modes (see [`crate::file_access`]):
+//! a cache others could write would let them downgrade a domain's policy,
+//! so such a directory is refused when the cache is opened, and such an
+//! entry is never read (it is fetched again and replaced).
 
 use std::collections::HashMap;
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::file_access::{self, Access};
 use crate::refresh::{EntryMeta, PolicyMeta};
 
 /// A cached policy.
@@ -141,6 +148,10 @@ impl CacheEntry {
 
 const MAGIC: &[u8] = b"libsts-cache 1\n";
 
+/// Largest entry read: the largest policy fetched plus room for the
+/// header. Anything longer is not an entry and is not read whole.
+const MAX_ENTRY: u64 = crate::fetch::MAX_POLICY_SIZE + 4096;
+
 /// Where temporary files start; entry names never do (domain names do
 /// not start with a dot).
 const TMP_PREFIX: &str = ".tmp.";
@@ -155,17 +166,26 @@ static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
 pub struct DiskCache {
     dir: PathBuf,
     max_entries: usize,
+    access: Access,
 }
 
 impl DiskCache {
-    /// Opens (and creates if needed) the cache directory `dir`, keeping at
-    /// most `max_entries` domains.
+    /// Opens (and creates if needed, owner-only) the cache directory
+    /// `dir`, keeping at most `max_entries` domains. A directory that
+    /// others can write is an error naming it.
     pub fn open(dir: &Path, max_entries: usize) -> io::Result<DiskCache> {
-        fs::create_dir_all(dir)?;
+        let access = file_access::create_dir_all(dir, Access::Owner)?;
         Ok(DiskCache {
             dir: dir.to_path_buf(),
             max_entries: max_entries.max(1),
+            access,
         })
+    }
+
+    /// Who may use what is created in the directory (set-group-ID asks
+    /// for group access).
+    pub fn access(&self) -> Access {
+        self.access
     }
 
     /// The directory.
@@ -184,10 +204,32 @@ impl DiskCache {
         ok.then(|| self.dir.join(domain))
     }
 
-    /// The entry for `domain`; `None` if there is none or it is unreadable.
+    /// The entry for `domain`; `None` if there is none, it is unreadable
+    /// or it is not trusted (see [`DiskCache::load_checked`]).
     pub fn load(&self, domain: &str) -> Option<CacheEntry> {
-        let bytes = fs::read(self.path(domain)?).ok()?;
-        CacheEntry::decode(&bytes)
+        self.load_checked(domain).ok().flatten()
+    }
+
+    /// The entry for `domain`, `None` if there is none or it is not a
+    /// complete entry; an error naming the path when the entry or the
+    /// directory could have been written by others, or cannot be read.
+    pub fn load_checked(&self, domain: &str) -> io::Result<Option<CacheEntry>> {
+        let Some(path) = self.path(domain) else {
+            return Ok(None);
+        };
+        let f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        // The descriptor's metadata, not the path's: the file checked is
+        // the file read.
+        let md = f.metadata()?;
+        let dir_md = fs::metadata(&self.dir)?;
+        file_access::check_file(&md, &dir_md).map_err(|e| e.at(&path))?;
+        let mut bytes = Vec::with_capacity(md.len().min(MAX_ENTRY) as usize);
+        (&f).take(MAX_ENTRY + 1).read_to_end(&mut bytes)?;
+        Ok(CacheEntry::decode(&bytes))
     }
 
     /// Writes the entry for `domain` atomically (temporary file, fsync,
@@ -203,7 +245,24 @@ impl DiskCache {
             TMP_SEQ.fetch_add(1, Ordering::Relaxed)
         ));
         let result = (|| {
-            let mut f = File::create(&tmp)?;
+            // O_EXCL: never write through a file that is already there.
+            // One that is was left by a killed writer whose process id
+            // this process now has: remove it and try once more.
+            let create = || {
+                OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(self.access.file_mode())
+                    .open(&tmp)
+            };
+            let mut f = match create() {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    fs::remove_file(&tmp)?;
+                    create()?
+                }
+                other => other?,
+            };
+            file_access::finish_file(&f, &self.dir, self.access)?;
             f.write_all(&entry.encode())?;
             f.sync_all()?;
             fs::rename(&tmp, &path)
@@ -484,6 +543,22 @@ mod tests {
         assert_eq!(d.load("d.example").map(|e| e.txt_checked_at), Some(3));
         assert!(d.load("../etc/passwd").is_none());
         assert!(d.store("../x", &sample()).is_err());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_temporary_file_left_by_a_killed_writer_is_replaced() {
+        let dir = tempdir("leftover");
+        let d = DiskCache::open(&dir, 10).unwrap();
+        // Files as a killed process with this process id would have left
+        // them, for the next sequence numbers this process will use.
+        let next = TMP_SEQ.load(Ordering::Relaxed);
+        for seq in next..next + 64 {
+            let name = format!("{TMP_PREFIX}left.example.{}.{seq}", std::process::id());
+            fs::write(dir.join(name), b"half an entry").unwrap();
+        }
+        d.store("left.example", &sample()).unwrap();
+        assert_eq!(d.load("left.example"), Some(sample()));
         let _ = fs::remove_dir_all(&dir);
     }
 

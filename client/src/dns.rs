@@ -413,6 +413,30 @@ impl DnsResolver {
         }
     }
 
+    /// The addresses of a host as a URI or a setting names it: an IP
+    /// literal (`192.0.2.1`, `[2001:db8::1]`) is its own address,
+    /// `localhost` and names under it are the loopback addresses without a
+    /// query (RFC 6761 §6.3), anything else goes to
+    /// [`DnsResolver::addresses`].
+    pub fn host_addresses(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = literal.parse::<IpAddr>() {
+            return Ok(vec![ip]);
+        }
+        let bare = host.trim_end_matches('.');
+        let is_localhost = bare.eq_ignore_ascii_case("localhost")
+            || bare
+                .rsplit_once('.')
+                .is_some_and(|(_, tld)| tld.eq_ignore_ascii_case("localhost"));
+        if is_localhost {
+            return Ok(vec![
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ]);
+        }
+        self.addresses(bare)
+    }
+
     /// The MX records of `domain`, most preferred first.
     pub fn mx(&self, domain: &str) -> Result<Vec<MxRecord>, DnsError> {
         let mut records = self

@@ -283,18 +283,12 @@ impl Resolver for DnsAddrResolver {
         match self.connect_override {
             Some(ip) => out.push(SocketAddr::new(ip, port)),
             None => {
-                // An IP literal in the URI (a report endpoint may have one)
-                // needs no lookup.
-                let literal = host.trim_start_matches('[').trim_end_matches(']');
-                let ips = match literal.parse::<IpAddr>() {
-                    Ok(ip) => vec![ip],
-                    Err(_) => self.dns.addresses(host).map_err(|e| {
-                        ureq::Error::Io(std::io::Error::new(
-                            std::io::ErrorKind::NotFound,
-                            format!("{host}: {e}"),
-                        ))
-                    })?,
-                };
+                let ips = self.dns.host_addresses(host).map_err(|e| {
+                    ureq::Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!("{host}: {e}"),
+                    ))
+                })?;
                 for ip in ips.into_iter().take(MAX_ADDRESSES) {
                     out.push(SocketAddr::new(ip, port));
                 }

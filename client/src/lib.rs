@@ -31,9 +31,11 @@ pub mod cache;
 pub mod config;
 pub mod dns;
 pub mod fetch;
+pub mod file_access;
 pub mod lock;
 pub mod lookup;
 pub mod refresh;
+pub mod smtp;
 pub mod types;
 
 pub use crate::config::{ClientError, ClientOptions};

@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::file_access::{self, Access};
+
 /// Where lock files start; cache entries never do (domain names do not
 /// start with a dot), so listing the cache skips them.
 pub const LOCK_PREFIX: &str = ".lock.";
@@ -55,7 +57,13 @@ pub fn lock_path(dir: &Path, domain: &str) -> PathBuf {
 /// Tries to take the fetch lock of `domain` for at most `hold` from `now`
 /// (seconds since the Unix epoch). A stale lock (deadline passed) is
 /// broken and taken over.
-pub fn try_lock(dir: &Path, domain: &str, now: u64, hold: Duration) -> io::Result<Acquire> {
+pub fn try_lock(
+    dir: &Path,
+    access: Access,
+    domain: &str,
+    now: u64,
+    hold: Duration,
+) -> io::Result<Acquire> {
     let path = lock_path(dir, domain);
     // Whole seconds, rounded up, plus one so that a holder whose fetch
     // times out exactly at `hold` still releases before anyone breaks in.
@@ -70,7 +78,7 @@ pub fn try_lock(dir: &Path, domain: &str, now: u64, hold: Duration) -> io::Resul
     );
     // Two rounds: the second after breaking a stale lock.
     for _ in 0..2 {
-        match create_exclusive(&path, &token) {
+        match create_exclusive(dir, access, &path, &token) {
             Ok(()) => return Ok(Acquire::Held(FetchLock { path, token })),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e),
@@ -110,12 +118,15 @@ impl Drop for FetchLock {
     }
 }
 
-fn create_exclusive(path: &Path, token: &str) -> io::Result<()> {
+fn create_exclusive(dir: &Path, access: Access, path: &Path, token: &str) -> io::Result<()> {
     let mut f = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(access.file_mode())
         .open(path)?;
+    // The same modes and owner as the cache entries, whatever the umask,
+    // so that every process sharing the directory can read the lock.
+    file_access::finish_file(&f, dir, access)?;
     f.write_all(token.as_bytes())
 }
 
@@ -182,23 +193,31 @@ mod tests {
     fn one_holder_then_released() {
         let d = tempdir("one");
         let hold = Duration::from_secs(30);
-        let Acquire::Held(l) = try_lock(&d, "a.test", 1000, hold).unwrap() else {
+        let Acquire::Held(l) = try_lock(&d, Access::Owner, "a.test", 1000, hold).unwrap() else {
             panic!("first lock not taken");
         };
         assert!(is_locked(&d, "a.test", 1000));
-        match try_lock(&d, "a.test", 1001, hold).unwrap() {
+        // Owner-only whatever the umask (files others could write are
+        // never trusted in a cache directory).
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(lock_path(&d, "a.test"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        match try_lock(&d, Access::Owner, "a.test", 1001, hold).unwrap() {
             Acquire::Busy { until } => assert_eq!(until, 1031),
             Acquire::Held(_) => panic!("lock taken twice"),
         }
         // Other domains are independent.
         assert!(matches!(
-            try_lock(&d, "b.test", 1001, hold).unwrap(),
+            try_lock(&d, Access::Owner, "b.test", 1001, hold).unwrap(),
             Acquire::Held(_)
         ));
         drop(l);
         assert!(!is_locked(&d, "a.test", 1001));
         assert!(matches!(
-            try_lock(&d, "a.test", 1002, hold).unwrap(),
+            try_lock(&d, Access::Owner, "a.test", 1002, hold).unwrap(),
             Acquire::Held(_)
         ));
         let _ = fs::remove_dir_all(&d);
@@ -211,17 +230,17 @@ mod tests {
         // A holder that died: its deadline has passed.
         fs::write(lock_path(&d, "a.test"), "1005 999999 0\n").unwrap();
         assert!(matches!(
-            try_lock(&d, "a.test", 1004, hold).unwrap(),
+            try_lock(&d, Access::Owner, "a.test", 1004, hold).unwrap(),
             Acquire::Busy { until: 1005 }
         ));
-        let Acquire::Held(l) = try_lock(&d, "a.test", 1005, hold).unwrap() else {
+        let Acquire::Held(l) = try_lock(&d, Access::Owner, "a.test", 1005, hold).unwrap() else {
             panic!("stale lock not broken");
         };
         drop(l);
         fs::write(lock_path(&d, "a.test"), "garbage").unwrap();
         assert!(!is_locked(&d, "a.test", 1));
         assert!(matches!(
-            try_lock(&d, "a.test", 1, hold).unwrap(),
+            try_lock(&d, Access::Owner, "a.test", 1, hold).unwrap(),
             Acquire::Held(_)
         ));
         let _ = fs::remove_dir_all(&d);
@@ -231,11 +250,11 @@ mod tests {
     fn a_broken_and_retaken_lock_is_not_removed_by_the_old_holder() {
         let d = tempdir("retaken");
         let hold = Duration::from_secs(1);
-        let Acquire::Held(old) = try_lock(&d, "a.test", 1000, hold).unwrap() else {
+        let Acquire::Held(old) = try_lock(&d, Access::Owner, "a.test", 1000, hold).unwrap() else {
             panic!("not taken");
         };
         // The old holder overran its deadline; another process breaks in.
-        let Acquire::Held(new) = try_lock(&d, "a.test", 1010, hold).unwrap() else {
+        let Acquire::Held(new) = try_lock(&d, Access::Owner, "a.test", 1010, hold).unwrap() else {
             panic!("stale lock not broken");
         };
         drop(old);

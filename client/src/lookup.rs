@@ -325,7 +325,9 @@ impl Client {
         txt: &TxtCheck,
         now: u64,
     ) -> Option<CacheEntry> {
-        let Some(ttl) = txt.negative_ttl else {
+        // `txt_recheck = 0` asks DNS for every decision, negative answers
+        // included.
+        let Some(ttl) = txt.negative_ttl.filter(|_| self.opts.rules.txt_recheck > 0) else {
             return entry;
         };
         let mut e = entry.unwrap_or_default();
@@ -426,7 +428,7 @@ impl Client {
                     };
                 }
             }
-            match lock::try_lock(disk.dir(), &domain, (self.clock)(), hold) {
+            match lock::try_lock(disk.dir(), disk.access(), &domain, (self.clock)(), hold) {
                 Ok(Acquire::Held(held)) => {
                     let look = self.fetch_and_store(domain, entry, id, now);
                     drop(held);

@@ -186,3 +186,22 @@ fn temporary_dns_failure_is_not_remembered_as_no_policy() {
     c.lookup("flaky.test");
     assert!(dns.queries() > before, "a SERVFAIL was cached");
 }
+
+#[test]
+fn zero_txt_recheck_asks_dns_for_every_decision() {
+    let dir = tempdir("recheck0");
+    let ca = TestCa::new(&dir);
+    let dns = DnsServer::start();
+    let c = Client::new(ClientOptions {
+        rules: Rules {
+            txt_recheck: 0,
+            ..Rules::default()
+        },
+        ..options(&dns, &ca, 9)
+    })
+    .unwrap();
+    let before = dns.queries();
+    c.lookup("none.test");
+    c.lookup("none.test");
+    assert_eq!(dns.queries() - before, 2);
+}

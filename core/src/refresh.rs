@@ -47,7 +47,7 @@ pub struct EntryMeta<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rules {
     /// How long a TXT answer is trusted before DNS is asked again
-    /// (0: ask for every decision).
+    /// (0: ask for every decision, and remember no "no policy" answer).
     pub txt_recheck: u64,
     /// After a failed fetch, no new fetch for this long.
     pub failure_backoff: u64,

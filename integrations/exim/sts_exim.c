@@ -20,24 +20,29 @@
  * defaults. Exim clears its environment, so settings cannot come from
  * STS_* variables.
  *
- *   sts_policy      {conf}{domain}[{dane}]
+ *   exim_sts_policy      {conf}{domain}[{dane}]
  *       enforce | testing | none | no-policy | dane
- *   sts_ignore_list {conf}{domain}
+ *   exim_sts_ignore_list {conf}{domain}
  *       an Exim host list for ignore_target_hosts that ignores every MX
  *       host the policy does not permit; "! *" (none ignored) without an
  *       enforce or testing policy
- *   sts_mx_patterns {conf}{domain}
+ *   exim_sts_mx_patterns {conf}{domain}
  *       the policy's mx patterns separated by spaces; empty without one
- *   sts_check_host  {conf}{domain}{host}[{dane}]
+ *   exim_sts_check_host  {conf}{domain}{host}[{dane}]
  *       "ok", or FAIL with a message naming MTA-STS when the host is
  *       refused under enforce
- *   sts_record      {conf}{event}{domain}{host}{session}
- *                   {subject_alt_names}{event_data}
+ *   exim_sts_record      {conf}{event}{domain}{host}{session}
+ *                        {subject_alt_names}
  *       records a TLSRPT outcome for msg:delivery and msg:host:defer
  *       events; yields what it did ("recorded success", "skipped: ...").
- *       {session} is "address=A verified=V dane=D cipher=C" from
- *       $host_address, $tls_out_certificate_verified, $tls_out_dane and
- *       $tls_out_cipher.
+ *       {session} is "address=A verified=V dane=D cipher=C errno=E" from
+ *       $host_address, $tls_out_certificate_verified, $tls_out_dane,
+ *       $tls_out_cipher and $event_defer_errno. A deferral counts as a
+ *       TLS failure only by Exim's error number, never by the words of
+ *       the remote reply (which the remote chooses).
+ *
+ * The names start with exim_sts_ so that they never collide with libsts's
+ * own sts_ functions and types.
  *
  * One client is kept per process and settings file, and inherited by the
  * processes Exim forks (libsts starts no threads and keeps no descriptors
@@ -51,25 +56,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
-#include <unistd.h>
 
-/* sts.h names a struct and type `sts_policy` (a parsed policy file, unused
- * here); Exim configurations call the dlfunc `sts_policy`. Rename the type
- * while the header is read so both can exist in this file. */
-#define sts_policy sts_policy_file_t
 #include "sts.h"
-#undef sts_policy
 
 #define DL_OK 0
 #define DL_DEFER 1
 #define DL_FAIL 2
 
 /* Exported functions: declared here so that -Wmissing-prototypes stays quiet. */
-int sts_policy(unsigned char **yield, int argc, unsigned char *argv[]);
-int sts_ignore_list(unsigned char **yield, int argc, unsigned char *argv[]);
-int sts_mx_patterns(unsigned char **yield, int argc, unsigned char *argv[]);
-int sts_check_host(unsigned char **yield, int argc, unsigned char *argv[]);
-int sts_record(unsigned char **yield, int argc, unsigned char *argv[]);
+int exim_sts_policy(unsigned char **yield, int argc, unsigned char *argv[]);
+int exim_sts_ignore_list(unsigned char **yield, int argc, unsigned char *argv[]);
+int exim_sts_mx_patterns(unsigned char **yield, int argc, unsigned char *argv[]);
+int exim_sts_check_host(unsigned char **yield, int argc, unsigned char *argv[]);
+int exim_sts_record(unsigned char **yield, int argc, unsigned char *argv[]);
+
+/* Exim's error numbers for a failed host (its macros.h; unchanged since
+ * 4.80), as $event_defer_errno gives them in msg:host:defer. */
+#define EXIM_ERRNO_TLSFAILURE (-37)  /* the TLS session could not be started */
+#define EXIM_ERRNO_TLSREQUIRED (-38) /* TLS required, STARTTLS not offered */
 
 /* ---- the yield buffer ---------------------------------------------------- */
 
@@ -314,7 +318,6 @@ static const char *opt(const char *v) { return (v != NULL && v[0] != '\0') ? v :
 /* ---- the per-process client ---------------------------------------------- */
 
 static struct {
-  pid_t pid;
   char *conf_path;
   struct settings settings;
   sts_client *client;
@@ -326,7 +329,6 @@ static void drop_client(void) {
   free(cur.conf_path);
   cur.conf_path = NULL;
   settings_free(&cur.settings);
-  cur.pid = 0;
 }
 
 /* The client for settings file `path`, made on first use in this process.
@@ -343,7 +345,6 @@ static sts_client *get_client(const char *path, unsigned char **yield, int *rc) 
      * routed the message: the child keeps using the client (libsts starts
      * no threads and keeps no descriptors open between calls, so it
      * survives fork(), with its in-memory cache still warm). */
-    cur.pid = getpid();
     return cur.client;
   }
   drop_client(); /* another settings file */
@@ -365,6 +366,14 @@ static sts_client *get_client(const char *path, unsigned char **yield, int *rc) 
   /* "txt_recheck_s = 0" in the file means "ask DNS every time". */
   o.txt_recheck_s = s.txt_recheck_set ? (s.txt_recheck_s == 0 ? STS_SECONDS_NONE : (uint32_t)s.txt_recheck_s) : 0;
   r = sts_client_new(&o, &c);
+  if (r == STS_ERR_CLIENT_CACHE) {
+    /* Name the directory: the usual cause is one other users can write
+     * (libsts refuses it) or one the Exim user cannot. */
+    *rc = reply(yield, DL_DEFER, "MTA-STS: cannot use cache_dir %s (settings %s): %s (%s)",
+                s.cache_dir != NULL ? s.cache_dir : "", path, sts_result_str(r), sts_result_name(r));
+    settings_free(&s);
+    return NULL;
+  }
   if (r != STS_OK || c == NULL) {
     *rc = reply(yield, DL_DEFER, "MTA-STS: cannot set up libsts with settings %s: %s (%s)",
                 path[0] ? path : "(defaults)", sts_result_str(r), sts_result_name(r));
@@ -380,7 +389,6 @@ static sts_client *get_client(const char *path, unsigned char **yield, int *rc) 
   }
   cur.client = c;
   cur.settings = s;
-  cur.pid = getpid();
   return c;
 }
 
@@ -414,24 +422,32 @@ static const char *mode_name(sts_decision_mode m) {
   }
 }
 
+/* Why a lookup of this module failed: libsts said no (the sts_result
+ * says why), or this module ran out of memory. */
+enum lookup_status { LOOKUP_OK, LOOKUP_LIBSTS, LOOKUP_NO_MEMORY };
+
 /* The permitted mx patterns of `domain`, '\n'-separated, in a malloc'd
  * string; `*res` is STS_OK or the libsts error (STS_ERR_CLIENT_NO_POLICY
- * when no enforce/testing policy is in force). NULL on error. */
-static char *patterns_of(sts_client *c, const char *domain, size_t *count, sts_result *res) {
+ * when no enforce/testing policy is in force). NULL on error, with `*st`
+ * saying whose. */
+static char *patterns_of(sts_client *c, const char *domain, size_t *count, sts_result *res, enum lookup_status *st) {
   size_t cap = 512;
   int tries;
+  *st = LOOKUP_LIBSTS;
   for (tries = 0; tries < 4; tries++) {
     size_t n = 0;
     char *buf = malloc(cap);
     sts_result r;
     if (buf == NULL) {
-      *res = STS_ERR_INVALID_ARGUMENT;
+      *res = STS_OK;
+      *st = LOOKUP_NO_MEMORY;
       return NULL;
     }
     r = sts_client_permitted_mx(c, domain, buf, cap, &n);
     if (r == STS_OK) {
       *count = n;
       *res = STS_OK;
+      *st = LOOKUP_OK;
       return buf;
     }
     free(buf);
@@ -448,12 +464,16 @@ static char *patterns_of(sts_client *c, const char *domain, size_t *count, sts_r
 /* The mode in force for `domain`, without triggering the §5.1 re-check
  * that sts_client_decide does for an MX host that is refused: the probe
  * host is one the policy permits. */
-static sts_result mode_of(sts_client *c, const char *domain, int dane, sts_decision *d) {
+static sts_result mode_of(sts_client *c, const char *domain, int dane, sts_decision *d, enum lookup_status *st) {
   size_t count = 0;
   sts_result r;
-  char *pats = patterns_of(c, domain, &count, &r);
+  char *pats = patterns_of(c, domain, &count, &r, st);
   char *probe = NULL;
   const char *host = domain;
+  if (*st == LOOKUP_NO_MEMORY) {
+    return r;
+  }
+  *st = LOOKUP_OK;
   if (pats != NULL && count > 0) {
     char *nl = strchr(pats, '\n');
     if (nl != NULL) {
@@ -462,7 +482,12 @@ static sts_result mode_of(sts_client *c, const char *domain, int dane, sts_decis
     if (pats[0] == '*' && pats[1] == '.') {
       size_t need = strlen(pats) + 8;
       probe = malloc(need);
-      if (probe != NULL && snprintf(probe, need, "probe%s", pats + 1) < (int)need) {
+      if (probe == NULL) {
+        free(pats);
+        *st = LOOKUP_NO_MEMORY;
+        return STS_OK;
+      }
+      if (snprintf(probe, need, "probe%s", pats + 1) < (int)need) {
         host = probe;
       }
     } else {
@@ -472,15 +497,19 @@ static sts_result mode_of(sts_client *c, const char *domain, int dane, sts_decis
   r = sts_client_decide(c, domain, host, dane ? STS_DANE_USABLE : STS_DANE_NOT_USABLE, STS_TLS_REQUIRED_DEFAULT, d);
   free(probe);
   free(pats);
+  if (r != STS_OK) {
+    *st = LOOKUP_LIBSTS;
+  }
   return r;
 }
 
-/* ---- sts_policy ---------------------------------------------------------- */
+/* ---- exim_sts_policy ----------------------------------------------------- */
 
-int sts_policy(unsigned char **yield, int argc, unsigned char *argv[]) {
+int exim_sts_policy(unsigned char **yield, int argc, unsigned char *argv[]) {
   sts_client *c;
   sts_decision d;
   sts_result r;
+  enum lookup_status st;
   int rc = DL_DEFER;
   const char *domain;
 
@@ -488,7 +517,7 @@ int sts_policy(unsigned char **yield, int argc, unsigned char *argv[]) {
     return DL_DEFER;
   }
   if (argc < 2) {
-    return reply(yield, DL_DEFER, "MTA-STS: sts_policy needs {settings file}{domain}[{dane}]");
+    return reply(yield, DL_DEFER, "MTA-STS: exim_sts_policy needs {settings file}{domain}[{dane}]");
   }
   domain = arg(argc, argv, 1);
   if ((c = get_client(arg(argc, argv, 0), yield, &rc)) == NULL) {
@@ -498,14 +527,18 @@ int sts_policy(unsigned char **yield, int argc, unsigned char *argv[]) {
     return reply(yield, DL_OK, "no-policy");
   }
   memset(&d, 0, sizeof d);
-  r = mode_of(c, domain, truthy(arg(argc, argv, 2)), &d);
+  r = mode_of(c, domain, truthy(arg(argc, argv, 2)), &d, &st);
+  if (st == LOOKUP_NO_MEMORY) {
+    *yield = (unsigned char *)oom_msg;
+    return DL_DEFER;
+  }
   if (r != STS_OK) {
     return reply(yield, DL_DEFER, "MTA-STS: policy lookup for %s failed: %s", domain, sts_result_str(r));
   }
   return reply(yield, DL_OK, "%s", mode_name(d.mode));
 }
 
-/* ---- sts_ignore_list / sts_mx_patterns ----------------------------------- */
+/* ---- exim_sts_ignore_list / exim_sts_mx_patterns ------------------------- */
 
 /* Appends one pattern as an anchored regex item "! ^...$ : " matching what
  * RFC 8461 §4.1 permits: "*." is exactly one leftmost label. Returns 0
@@ -550,6 +583,7 @@ static int list_common(unsigned char **yield, int argc, unsigned char *argv[], i
   char *pats, *p;
   size_t count = 0;
   sts_result r;
+  enum lookup_status st;
   struct sbuf b = {NULL, 0, 0, 0};
 
   if (yield == NULL) {
@@ -557,14 +591,18 @@ static int list_common(unsigned char **yield, int argc, unsigned char *argv[], i
   }
   if (argc < 2) {
     return reply(yield, DL_DEFER, "MTA-STS: %s needs {settings file}{domain}",
-                 regex ? "sts_ignore_list" : "sts_mx_patterns");
+                 regex ? "exim_sts_ignore_list" : "exim_sts_mx_patterns");
   }
   domain = arg(argc, argv, 1);
   if ((c = get_client(arg(argc, argv, 0), yield, &rc)) == NULL) {
     return rc;
   }
-  pats = patterns_of(c, domain, &count, &r);
+  pats = patterns_of(c, domain, &count, &r, &st);
   if (pats == NULL) {
+    if (st == LOOKUP_NO_MEMORY) {
+      *yield = (unsigned char *)oom_msg;
+      return DL_DEFER;
+    }
     if (r == STS_ERR_CLIENT_NO_POLICY || r == STS_ERR_CLIENT_BAD_DOMAIN) {
       /* No policy: nothing to ignore. For the host list "! *" ends the
        * matching (no host ignored); the pattern list is empty. */
@@ -604,13 +642,17 @@ static int list_common(unsigned char **yield, int argc, unsigned char *argv[], i
   return rc;
 }
 
-int sts_ignore_list(unsigned char **yield, int argc, unsigned char *argv[]) { return list_common(yield, argc, argv, 1); }
+int exim_sts_ignore_list(unsigned char **yield, int argc, unsigned char *argv[]) {
+  return list_common(yield, argc, argv, 1);
+}
 
-int sts_mx_patterns(unsigned char **yield, int argc, unsigned char *argv[]) { return list_common(yield, argc, argv, 0); }
+int exim_sts_mx_patterns(unsigned char **yield, int argc, unsigned char *argv[]) {
+  return list_common(yield, argc, argv, 0);
+}
 
-/* ---- sts_check_host ------------------------------------------------------ */
+/* ---- exim_sts_check_host ------------------------------------------------- */
 
-int sts_check_host(unsigned char **yield, int argc, unsigned char *argv[]) {
+int exim_sts_check_host(unsigned char **yield, int argc, unsigned char *argv[]) {
   sts_client *c;
   sts_decision d;
   sts_result r;
@@ -621,7 +663,7 @@ int sts_check_host(unsigned char **yield, int argc, unsigned char *argv[]) {
     return DL_DEFER;
   }
   if (argc < 3) {
-    return reply(yield, DL_DEFER, "MTA-STS: sts_check_host needs {settings file}{domain}{host}[{dane}]");
+    return reply(yield, DL_DEFER, "MTA-STS: exim_sts_check_host needs {settings file}{domain}{host}[{dane}]");
   }
   domain = arg(argc, argv, 1);
   host = arg(argc, argv, 2);
@@ -643,7 +685,7 @@ int sts_check_host(unsigned char **yield, int argc, unsigned char *argv[]) {
   return reply(yield, DL_OK, "ok");
 }
 
-/* ---- sts_record ---------------------------------------------------------- */
+/* ---- exim_sts_record ----------------------------------------------------- */
 
 /* Whether one subjectAltName list item (as Exim's certextract gives it:
  * "DNS=name", possibly other tags) names `host` under RFC 6125 rules
@@ -691,24 +733,26 @@ static const char *classify_cert(const char *host, const char *sans) {
   return "certificate-host-mismatch";
 }
 
-static int contains(const char *hay, const char *needle) { return strstr(hay, needle) != NULL; }
-
-/* The TLSRPT result type for a deferral message; NULL with *tls_related
- * 0 when the failure is not about TLS (connection refused, SMTP error)
- * and is not reported. */
-static const char *classify_defer(const char *msg, const char *host, const char *sans, int *tls_related) {
-  *tls_related = 1;
-  if (contains(msg, "did not offer TLS") || contains(msg, "STARTTLS") || contains(msg, "TLS support")) {
+/* The TLSRPT result type for a host deferral with Exim's error number
+ * `errno_text`; NULL when the failure is not about TLS (connection
+ * refused, an SMTP 4xx, a timeout) and is not reported. */
+static const char *classify_defer(const char *errno_text, const char *host, const char *sans) {
+  char *end = NULL;
+  long e;
+  if (errno_text[0] == '\0') {
+    return NULL;
+  }
+  errno = 0;
+  e = strtol(errno_text, &end, 10);
+  if (errno != 0 || end == NULL || *end != '\0') {
+    return NULL;
+  }
+  if (e == EXIM_ERRNO_TLSREQUIRED) {
     return "starttls-not-supported";
   }
-  if (contains(msg, "certificate") || contains(msg, "Certificate") || contains(msg, "verif") ||
-      contains(msg, "name mismatch")) {
+  if (e == EXIM_ERRNO_TLSFAILURE) {
     return classify_cert(host, sans);
   }
-  if (contains(msg, "TLS") || contains(msg, "SSL") || contains(msg, "handshake")) {
-    return "validation-failure";
-  }
-  *tls_related = 0;
   return NULL;
 }
 
@@ -736,14 +780,15 @@ static void token(const char *list, const char *key, char *out, size_t cap) {
   }
 }
 
-int sts_record(unsigned char **yield, int argc, unsigned char *argv[]) {
+int exim_sts_record(unsigned char **yield, int argc, unsigned char *argv[]) {
   sts_client *c;
   sts_decision d;
   sts_result r;
+  enum lookup_status st;
   sts_report_outcome o;
   int rc = DL_DEFER;
-  const char *event, *domain, *host, *tls, *sans, *data;
-  char cipher[256], verified[16], dane[16], host_address[64];
+  const char *event, *domain, *host, *tls, *sans;
+  char cipher[256], verified[16], dane[16], host_address[64], defer_errno[24];
   const char *result_type = NULL;
 
   if (yield == NULL) {
@@ -751,16 +796,16 @@ int sts_record(unsigned char **yield, int argc, unsigned char *argv[]) {
   }
   if (argc < 6) {
     return reply(yield, DL_DEFER,
-                 "MTA-STS: sts_record needs {settings file}{event}{domain}{host}"
-                 "{address=A verified=V dane=D cipher=C}{subject alt names}[{event data}]");
+                 "MTA-STS: exim_sts_record needs {settings file}{event}{domain}{host}"
+                 "{address=A verified=V dane=D cipher=C errno=E}{subject alt names}");
   }
   event = arg(argc, argv, 1);
   domain = arg(argc, argv, 2);
   host = arg(argc, argv, 3);
   tls = arg(argc, argv, 4);
   sans = arg(argc, argv, 5);
-  data = arg(argc, argv, 6);
   token(tls, "address", host_address, sizeof host_address);
+  token(tls, "errno", defer_errno, sizeof defer_errno);
   token(tls, "verified", verified, sizeof verified);
   token(tls, "dane", dane, sizeof dane);
   token(tls, "cipher", cipher, sizeof cipher);
@@ -781,7 +826,11 @@ int sts_record(unsigned char **yield, int argc, unsigned char *argv[]) {
     return reply(yield, DL_OK, "skipped: no report_dir setting");
   }
   memset(&d, 0, sizeof d);
-  r = mode_of(c, domain, 0, &d);
+  r = mode_of(c, domain, 0, &d, &st);
+  if (st == LOOKUP_NO_MEMORY) {
+    *yield = (unsigned char *)oom_msg;
+    return DL_DEFER;
+  }
   if (r != STS_OK) {
     return reply(yield, DL_DEFER, "MTA-STS: policy lookup for %s failed: %s", domain, sts_result_str(r));
   }
@@ -802,10 +851,10 @@ int sts_record(unsigned char **yield, int argc, unsigned char *argv[]) {
       result_type = "certificate-host-mismatch";
     }
   } else {
-    int tls_related = 0;
-    result_type = classify_defer(data, host, sans, &tls_related);
-    if (!tls_related) {
-      return reply(yield, DL_OK, "skipped: not a TLS failure");
+    result_type = classify_defer(defer_errno, host, sans);
+    if (result_type == NULL) {
+      return reply(yield, DL_OK, "skipped: not a TLS failure (Exim error %s)",
+                   defer_errno[0] ? defer_errno : "unknown");
     }
   }
 

@@ -2,12 +2,16 @@
 //! with `Content-Type: application/tlsrpt+gzip`; the server certificate is
 //! verified (webpki roots, or the roots of the `ca_file` option); any 2xx
 //! status means the report was accepted. Redirects are not followed and
-//! proxies from the environment are not used.
+//! proxies from the environment are not used. The host of the URI is
+//! resolved by the project's DNS client (`DnsResolver::host_addresses`).
 
 use std::path::Path;
 use std::time::Duration;
 
+use sts_client::dns::DnsResolver;
+use sts_client::fetch::DnsAddrResolver;
 use ureq::config::Config;
+use ureq::unversioned::transport::DefaultConnector;
 
 /// An HTTPS client for reporting URIs.
 #[derive(Debug)]
@@ -16,8 +20,19 @@ pub struct Poster {
 }
 
 impl Poster {
-    /// Builds the client; fails only when `ca_file` cannot be read.
+    /// Builds the client, resolving hosts through the servers of
+    /// `/etc/resolv.conf`; fails only when `ca_file` cannot be read.
     pub fn new(ca_file: Option<&Path>, timeout: Duration) -> Result<Poster, String> {
+        let dns = DnsResolver::from_system(timeout.min(Duration::from_secs(5)), 3);
+        Poster::with_dns(ca_file, timeout, dns)
+    }
+
+    /// Builds the client with `dns` for the hosts of reporting URIs.
+    pub fn with_dns(
+        ca_file: Option<&Path>,
+        timeout: Duration,
+        dns: DnsResolver,
+    ) -> Result<Poster, String> {
         let tls = sts_client::fetch::tls_config(ca_file)?;
         let config = Config::builder()
             .https_only(true)
@@ -31,7 +46,11 @@ impl Poster {
             .tls_config(tls)
             .build();
         Ok(Poster {
-            agent: config.new_agent(),
+            agent: ureq::Agent::with_parts(
+                config,
+                DefaultConnector::new(),
+                DnsAddrResolver::new(Some(dns), None, timeout),
+            ),
         })
     }
 

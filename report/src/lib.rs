@@ -9,8 +9,9 @@
 //!    domain.
 //! 3. **Submit**: [`send()`] closes finished days, looks up
 //!    `_smtp._tls.<policy-domain>`, and delivers each report by mail
-//!    (§5.3, through the SMTP relay of the options) or HTTPS POST (§5.4),
-//!    with retries across runs (see [`send`](mod@crate::send)).
+//!    (§5.3, the way [`ReportOptions::smtp`] says: SMTP, STARTTLS, SMTPS
+//!    or sendmail) or HTTPS POST (§5.4), with retries across runs (see
+//!    [`send`](mod@crate::send)).
 //!
 //! **Loop prevention** (RFC 8460 §5.3, RFC 8689): deliveries of report
 //! messages must not be reported. Set [`Outcome::report_delivery`] when the
@@ -21,16 +22,23 @@
 //!
 //! [`ReportWriter`]: sts_core::tlsrpt::report::ReportWriter
 
+pub mod address;
 pub mod aggregate;
 pub mod cli;
 pub mod day;
+pub mod deliver;
 pub mod https;
 pub mod mail;
+pub mod mailto;
+pub mod plan;
 pub mod send;
+pub mod spool;
 pub mod store;
+pub mod submit;
+pub mod transport;
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -39,6 +47,7 @@ use sts_client::dns::{DnsResolver, TxtResolver};
 pub use crate::day::Day;
 pub use crate::send::{EventKind, SendEvent, SendSummary};
 pub use crate::store::{Failure, Outcome, Recorded, Recorder, SessionResult};
+pub use crate::transport::{MailTransport, Password, Security};
 pub use sts_core::tlsrpt::{PolicyType, ResultType};
 
 /// Why a reporting operation failed.
@@ -108,13 +117,20 @@ pub struct ReportOptions {
     pub submitter: String,
     /// The From address of report mail (header and envelope).
     pub mail_from: String,
-    /// The SMTP relay report mail goes through (default 127.0.0.1:25).
-    pub smtp_relay: SocketAddr,
+    /// How report mail leaves (default `smtp://127.0.0.1:25`, the local
+    /// MTA); see [`transport`].
+    pub smtp: MailTransport,
+    /// The password of the SMTP user (`STS_SMTP_PASSWORD`).
+    pub smtp_password: Option<Password>,
+    /// A file whose first line is the SMTP password, read when
+    /// `smtp_password` is unset (`STS_SMTP_PASSWORD_FILE`).
+    pub smtp_password_file: Option<PathBuf>,
     /// EHLO name (default: `submitter`).
     pub helo_name: Option<String>,
     /// DNS server for `_smtp._tls` lookups (default: `/etc/resolv.conf`).
     pub dns_server: Option<SocketAddr>,
-    /// PEM roots for HTTPS reporting URIs instead of the webpki roots.
+    /// PEM roots for HTTPS reporting URIs and SMTP servers instead of the
+    /// webpki roots.
     pub ca_file: Option<PathBuf>,
     /// Timeout of each network exchange (DNS try, SMTP command, HTTPS
     /// request).
@@ -141,7 +157,9 @@ impl ReportOptions {
             contact_info: format!("postmaster@{submitter}"),
             submitter: submitter.to_owned(),
             mail_from: format!("tlsrpt-noreply@{submitter}"),
-            smtp_relay: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 25),
+            smtp: MailTransport::default(),
+            smtp_password: None,
+            smtp_password_file: None,
             helo_name: None,
             dns_server: None,
             ca_file: None,
@@ -154,7 +172,11 @@ impl ReportOptions {
     }
 
     /// Fills unset settings from the environment: `STS_DNS_SERVER` and
-    /// `STS_CA_FILE` (as for the client), `STS_SMTP_RELAY` (`ip:port`).
+    /// `STS_CA_FILE` (as for the client), `STS_SMTP_PASSWORD` and
+    /// `STS_SMTP_PASSWORD_FILE`. `STS_REPORT_SMTP` (a [`MailTransport`]
+    /// URL) replaces the default transport; the older `STS_SMTP_RELAY`
+    /// (`ip:port`) means `smtp://ip:port`. Call it before setting a
+    /// transport of your own.
     pub fn apply_env(&mut self) -> Result<(), ReportError> {
         let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
         if self.dns_server.is_none() {
@@ -169,11 +191,44 @@ impl ReportOptions {
             self.ca_file = var("STS_CA_FILE").map(PathBuf::from);
         }
         if let Some(v) = var("STS_SMTP_RELAY") {
-            self.smtp_relay = v
+            let addr: SocketAddr = v
                 .parse()
                 .map_err(|_| ReportError::BadOption(format!("STS_SMTP_RELAY={v}")))?;
+            self.smtp = MailTransport::Smtp {
+                security: Security::Plain,
+                host: addr.ip().to_string(),
+                port: addr.port(),
+                user: None,
+            };
+        }
+        if let Some(v) = var("STS_REPORT_SMTP") {
+            self.smtp = v
+                .parse()
+                // The value is not repeated: it may hold a password by
+                // mistake.
+                .map_err(|e| ReportError::BadOption(format!("STS_REPORT_SMTP: {e}")))?;
+        }
+        if self.smtp_password.is_none() {
+            self.smtp_password = var("STS_SMTP_PASSWORD").map(Password::new);
+        }
+        if self.smtp_password_file.is_none() {
+            self.smtp_password_file = var("STS_SMTP_PASSWORD_FILE").map(PathBuf::from);
         }
         Ok(())
+    }
+
+    /// The SMTP password: `smtp_password`, else the first line of
+    /// `smtp_password_file`, else none.
+    pub fn password(&self) -> Result<Option<Password>, ReportError> {
+        if let Some(p) = &self.smtp_password {
+            return Ok(Some(p.clone()));
+        }
+        match &self.smtp_password_file {
+            None => Ok(None),
+            Some(f) => Password::from_file(f).map(Some).map_err(|e| {
+                ReportError::BadOption(format!("SMTP password file {}: {e}", f.display()))
+            }),
+        }
     }
 
     fn check(&self) -> Result<(), ReportError> {
@@ -218,11 +273,17 @@ pub fn send(
     day: Option<Day>,
     dry_run: bool,
 ) -> Result<SendSummary, ReportError> {
-    let resolver = match opts.dns_server {
-        Some(s) => DnsResolver::new(s, opts.timeout.min(Duration::from_secs(5)), 3),
-        None => DnsResolver::from_system(opts.timeout.min(Duration::from_secs(5)), 3),
-    };
-    send_with_resolver(opts, &resolver, day, dry_run)
+    send_with_resolver(opts, &resolver(opts), day, dry_run)
+}
+
+/// The project's DNS client with the server and timeout of the options
+/// (for `_smtp._tls` and the SMTP host's addresses).
+pub(crate) fn resolver(opts: &ReportOptions) -> DnsResolver {
+    let t = opts.timeout.min(Duration::from_secs(5));
+    match opts.dns_server {
+        Some(s) => DnsResolver::new(s, t, 3),
+        None => DnsResolver::from_system(t, 3),
+    }
 }
 
 /// [`send()`] with the host's own TXT resolver.

@@ -1,23 +1,19 @@
-//! Report delivery by mail (RFC 8460 §5.3): the MIME message and a small
-//! blocking SMTP client for the relay.
+//! The report message of RFC 8460 §5.3, built with lettre's MIME builder.
 //!
 //! The message is `multipart/report; report-type="tlsrpt"` with a
 //! text/plain part and the gzipped report as an `application/tlsrpt+gzip`
 //! attachment in base64, and carries `TLS-Report-Domain`,
 //! `TLS-Report-Submitter` and `TLS-Required: No` (RFC 8689: a report about
-//! TLS failures must be delivered even where TLS fails).
-//!
-//! The SMTP client speaks plain SMTP to the configured relay (normally the
-//! local MTA on 127.0.0.1:25): EHLO (HELO if refused), MAIL FROM, RCPT TO,
-//! DATA with dot-stuffing, QUIT; every read and write has a timeout.
+//! TLS failures must be delivered even where TLS fails). How the message
+//! leaves (SMTP, STARTTLS, sendmail) is [`crate::transport`].
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use base64::Engine as _;
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
+use lettre::Message;
 
-use crate::day::{rfc5322_date, Day};
+use crate::day::Day;
 
 /// What goes into one report message.
 #[derive(Clone, Debug)]
@@ -53,15 +49,19 @@ pub fn report_filename(submitter: &str, policy_domain: &str, day: Day, unique_id
 }
 
 /// Whether `s` may go into a header or SMTP command as is: printable ASCII
-/// without spaces, angle brackets or quotes.
+/// without spaces, angle brackets or quotes. lettre would encode anything
+/// else; it is refused instead, because these values come from DNS and
+/// the settings, where an address that needs quoting or encoding is a
+/// broken or hostile record rather than a destination.
 pub(crate) fn is_plain_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b'"' | b'\\'))
 }
 
-/// Builds the RFC 8460 §5.3 message, lines ending in CRLF (not yet
-/// dot-stuffed). `None` if an address, domain or id is unsafe in a header.
+/// Builds the RFC 8460 §5.3 message, lines ending in CRLF (SMTP
+/// dot-stuffing is the transport's). `None` if an address, domain or id is
+/// unsafe in a header.
 pub fn build_message(m: &MailReport<'_>) -> Option<Vec<u8>> {
     for s in [
         m.from,
@@ -78,170 +78,63 @@ pub fn build_message(m: &MailReport<'_>) -> Option<Vec<u8>> {
     if !m.unique_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
-    let boundary = format!("tlsrpt-{}", m.unique_id);
-    let filename = report_filename(m.submitter, m.policy_domain, m.day, m.unique_id);
-    let mut msg = String::with_capacity(m.gzip.len() * 4 / 3 + 2048);
-    let mut h = |line: &str| {
-        msg.push_str(line);
-        msg.push_str("\r\n");
+    let from: Mailbox = m.from.parse().ok()?;
+    let to: Mailbox = m.to.parse().ok()?;
+    // lettre has no `multipart/report` kind; a Content-Type set by hand
+    // with its boundary is taken as is by the multipart writer.
+    let report_type = ContentType::parse(&format!(
+        "multipart/report; report-type=\"tlsrpt\"; boundary=\"tlsrpt-{}\"",
+        m.unique_id
+    ))
+    .ok()?;
+    let text = format!(
+        "This is an aggregate TLS report from {} for {},\r\n\
+         covering {} 00:00:00Z to 23:59:59Z (RFC 8460).\r\n",
+        m.submitter, m.policy_domain, m.day
+    );
+    let text_part = SinglePart::builder()
+        .header(ContentType::parse("text/plain; charset=us-ascii").ok()?)
+        .header(ContentTransferEncoding::SevenBit)
+        .body(text);
+    let gzip_type = ContentType::parse("application/tlsrpt+gzip").ok()?;
+    let attachment = Attachment::new(report_filename(
+        m.submitter,
+        m.policy_domain,
+        m.day,
+        m.unique_id,
+    ))
+    .body(
+        Body::new_with_encoding(m.gzip.to_vec(), ContentTransferEncoding::Base64).ok()?,
+        gzip_type,
+    );
+    let body = MultiPart::builder()
+        .header(report_type)
+        .singlepart(text_part)
+        .singlepart(attachment);
+    let header = |name: &'static str, value: &str| {
+        HeaderValue::new(HeaderName::new_from_ascii_str(name), value.to_owned())
     };
-    h(&format!("From: <{}>", m.from));
-    h(&format!("To: <{}>", m.to));
-    h(&format!("Date: {}", rfc5322_date(m.date)));
-    h(&format!(
-        "Message-ID: <{}.msg.{}>",
-        m.unique_id, m.submitter
-    ));
-    h(&format!("Subject: Report Domain: {}", m.policy_domain));
-    h(&format!(" Submitter: {}", m.submitter));
-    h(&format!(" Report-ID: <{}>", m.report_id));
-    h(&format!("TLS-Report-Domain: {}", m.policy_domain));
-    h(&format!("TLS-Report-Submitter: {}", m.submitter));
-    h("TLS-Required: No");
-    h("Auto-Submitted: auto-generated");
-    h("MIME-Version: 1.0");
-    h("Content-Type: multipart/report; report-type=\"tlsrpt\";");
-    h(&format!(" boundary=\"{boundary}\""));
-    h("");
-    h("This is a multipart message in MIME format.");
-    h("");
-    h(&format!("--{boundary}"));
-    h("Content-Type: text/plain; charset=\"us-ascii\"");
-    h("Content-Transfer-Encoding: 7bit");
-    h("");
-    h(&format!(
-        "This is an aggregate TLS report from {} for {},",
-        m.submitter, m.policy_domain
-    ));
-    h(&format!(
-        "covering {} 00:00:00Z to 23:59:59Z (RFC 8460).",
-        m.day
-    ));
-    h("");
-    h(&format!("--{boundary}"));
-    h("Content-Type: application/tlsrpt+gzip");
-    h("Content-Transfer-Encoding: base64");
-    h(&format!(
-        "Content-Disposition: attachment; filename=\"{filename}\""
-    ));
-    h("");
-    let b64 = base64::engine::general_purpose::STANDARD.encode(m.gzip);
-    for chunk in b64.as_bytes().chunks(76) {
-        h(std::str::from_utf8(chunk).unwrap_or(""));
-    }
-    h("");
-    h(&format!("--{boundary}--"));
-    Some(msg.into_bytes())
-}
-
-/// Dot-stuffs a CRLF message for DATA (RFC 5321 §4.5.2) and adds the
-/// final `.` line. Bare LF line ends are turned into CRLF.
-pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len() + 16);
-    let mut at_line_start = true;
-    for &b in message {
-        if at_line_start && b == b'.' {
-            out.push(b'.');
-        }
-        if b == b'\n' && out.last() != Some(&b'\r') {
-            out.push(b'\r');
-        }
-        out.push(b);
-        at_line_start = b == b'\n';
-    }
-    if !at_line_start {
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b".\r\n");
-    out
-}
-
-/// Sends `message` from `from` to `to` through the SMTP relay at `relay`.
-/// Errors are the relay's reply or the I/O error, as text.
-pub fn smtp_send(
-    relay: SocketAddr,
-    timeout: Duration,
-    helo: &str,
-    from: &str,
-    to: &str,
-    message: &[u8],
-) -> Result<(), String> {
-    for s in [helo, from, to] {
-        if !is_plain_token(s) {
-            return Err(format!("unsafe SMTP argument {s:?}"));
-        }
-    }
-    let stream = TcpStream::connect_timeout(&relay, timeout)
-        .map_err(|e| format!("connect to {relay}: {e}"))?;
-    let io = |e: std::io::Error| format!("SMTP I/O with {relay}: {e}");
-    stream.set_read_timeout(Some(timeout)).map_err(io)?;
-    stream.set_write_timeout(Some(timeout)).map_err(io)?;
-    let mut w = stream.try_clone().map_err(io)?;
-    let mut r = BufReader::new(stream);
-
-    expect(&mut r, &[220], "greeting")?;
-    command(&mut w, &format!("EHLO {helo}")).map_err(io)?;
-    if expect(&mut r, &[250], "EHLO").is_err() {
-        command(&mut w, &format!("HELO {helo}")).map_err(io)?;
-        expect(&mut r, &[250], "HELO")?;
-    }
-    command(&mut w, &format!("MAIL FROM:<{from}>")).map_err(io)?;
-    expect(&mut r, &[250], "MAIL FROM")?;
-    command(&mut w, &format!("RCPT TO:<{to}>")).map_err(io)?;
-    expect(&mut r, &[250, 251], "RCPT TO")?;
-    command(&mut w, "DATA").map_err(io)?;
-    expect(&mut r, &[354], "DATA")?;
-    w.write_all(&dot_stuff(message)).map_err(io)?;
-    w.flush().map_err(io)?;
-    expect(&mut r, &[250], "end of data")?;
-    // The message is accepted; a failing QUIT changes nothing.
-    let _ = command(&mut w, "QUIT");
-    let _ = expect(&mut r, &[221], "QUIT");
-    Ok(())
-}
-
-fn command(w: &mut TcpStream, line: &str) -> std::io::Result<()> {
-    w.write_all(line.as_bytes())?;
-    w.write_all(b"\r\n")?;
-    w.flush()
-}
-
-/// Reads one (possibly multi-line) reply and checks its code.
-fn expect(r: &mut impl BufRead, codes: &[u16], what: &str) -> Result<(), String> {
-    let mut text = String::new();
-    for _ in 0..100 {
-        let mut line = Vec::new();
-        let n = std::io::Read::take(&mut *r, 4096)
-            .read_until(b'\n', &mut line)
-            .map_err(|e| format!("SMTP {what}: {e}"))?;
-        if n == 0 {
-            return Err(format!("SMTP {what}: connection closed"));
-        }
-        let line = String::from_utf8_lossy(&line);
-        let line = line.trim_end();
-        text.push_str(line);
-        text.push(' ');
-        let code = line.get(..3).and_then(|c| c.parse::<u16>().ok());
-        let more = line.as_bytes().get(3) == Some(&b'-');
-        match code {
-            None => return Err(format!("SMTP {what}: bad reply {line:?}")),
-            Some(_) if more => continue,
-            Some(c) if codes.contains(&c) => return Ok(()),
-            Some(_) => return Err(format!("SMTP {what}: {}", text.trim_end())),
-        }
-    }
-    Err(format!("SMTP {what}: reply too long"))
+    let message = Message::builder()
+        .from(from)
+        .to(to)
+        .date(SystemTime::UNIX_EPOCH + Duration::from_secs(m.date))
+        .message_id(Some(format!("<{}.msg.{}>", m.unique_id, m.submitter)))
+        .subject(format!(
+            "Report Domain: {} Submitter: {} Report-ID: <{}>",
+            m.policy_domain, m.submitter, m.report_id
+        ))
+        .raw_header(header("TLS-Report-Domain", m.policy_domain))
+        .raw_header(header("TLS-Report-Submitter", m.submitter))
+        .raw_header(header("TLS-Required", "No"))
+        .raw_header(header("Auto-Submitted", "auto-generated"))
+        .multipart(body)
+        .ok()?;
+    Some(message.formatted())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc5321_4_5_2_dot_stuffing() {
-        assert_eq!(dot_stuff(b"a\r\n.b\r\n..\r\n"), b"a\r\n..b\r\n...\r\n.\r\n");
-        assert_eq!(dot_stuff(b".x\nend"), b"..x\r\nend\r\n.\r\n");
-    }
 
     #[test]
     fn rfc8460_5_1_filename() {

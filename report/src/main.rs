@@ -4,9 +4,10 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match sts_report::cli::run(&args) {
+    match sts_report::cli::StandaloneCli::parse().run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sts-report: {e}");

@@ -1,13 +1,8 @@
 //! Closing days and submitting reports (RFC 8460 §5), with retries across
 //! runs.
 //!
-//! Closing a day turns its day file into one spool entry per policy domain,
-//! `<dir>/spool/<unique-id>/` holding `report.json.gz` (the report exactly
-//! as it will be sent, so a retry sends the same report-id) and `state`
-//! (destinations, per-destination success, attempts, next try). The day
-//! file is unlinked only after every entry is written.
-//!
-//! Each run then works on every entry that is due: it looks up
+//! A run closes every finished day into the spool (see [`crate::spool`]);
+//! then it works on every entry that is due: it looks up
 //! `_smtp._tls.<policy-domain>` once (no record: the report is discarded,
 //! as RFC 8460 §3 says), sends to each destination that has not accepted
 //! the report yet, writes the state after each success (so a destination
@@ -23,19 +18,23 @@
 //! (under new report-ids); half-written entries are removed.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+
 use std::hash::{BuildHasher, Hasher};
-use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use sts_client::file_access::{self, Access};
 
 use sts_client::dns::TxtResolver;
 
 use crate::aggregate::{aggregate, render, DayAggregate, ReportMeta};
 use crate::day::{now_unix, Day};
-use crate::https::Poster;
-use crate::mail::{build_message, smtp_send, MailReport};
-use crate::store::{day_file, decode_all, recorded_days, same_file};
+use crate::deliver::{process, Senders};
+use crate::plan::plan;
+use crate::spool::{close_day, load_entries, remove_stale_tmp, SPOOL};
+use crate::store::{day_file, decode_all, recorded_days};
 use crate::{ReportError, ReportOptions};
 
 /// What happened to a report or one of its destinations.
@@ -138,10 +137,6 @@ impl SendSummary {
     }
 }
 
-const SPOOL: &str = "spool";
-const STATE: &str = "state";
-const REPORT: &str = "report.json.gz";
-
 /// A 32-hex-digit id, different for every call (per-process random keys,
 /// the time, the process id and a counter).
 pub(crate) fn unique_id() -> String {
@@ -171,111 +166,6 @@ pub fn gzip(data: &[u8]) -> Result<Vec<u8>, ReportError> {
         .map_err(|e| ReportError::Render(format!("gzip: {e}")))
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Dest {
-    uri: String,
-    /// `pending`, `done` or `unusable`.
-    status: &'static str,
-}
-
-#[derive(Clone, Debug)]
-struct Entry {
-    dir: PathBuf,
-    day: Day,
-    domain: String,
-    report_id: String,
-    unique_id: String,
-    attempts: u32,
-    next_try: u64,
-    resolved: bool,
-    dests: Vec<Dest>,
-}
-
-impl Entry {
-    fn encode(&self) -> String {
-        let mut s = format!(
-            "day {}\ndomain {}\nreport-id {}\nunique-id {}\nattempts {}\nnext-try {}\nresolved {}\n",
-            self.day.0,
-            self.domain,
-            self.report_id,
-            self.unique_id,
-            self.attempts,
-            self.next_try,
-            u8::from(self.resolved)
-        );
-        for d in &self.dests {
-            s.push_str(&format!("dest {} {}\n", d.status, d.uri));
-        }
-        s
-    }
-
-    fn decode(dir: PathBuf, text: &str) -> Option<Entry> {
-        let mut e = Entry {
-            dir,
-            day: Day(0),
-            domain: String::new(),
-            report_id: String::new(),
-            unique_id: String::new(),
-            attempts: 0,
-            next_try: 0,
-            resolved: false,
-            dests: Vec::new(),
-        };
-        for line in text.lines() {
-            let (key, value) = line.split_once(' ')?;
-            match key {
-                "day" => e.day = Day(value.parse().ok()?),
-                "domain" => e.domain = value.to_owned(),
-                "report-id" => e.report_id = value.to_owned(),
-                "unique-id" => e.unique_id = value.to_owned(),
-                "attempts" => e.attempts = value.parse().ok()?,
-                "next-try" => e.next_try = value.parse().ok()?,
-                "resolved" => e.resolved = value == "1",
-                "dest" => {
-                    let (status, uri) = value.split_once(' ')?;
-                    let status = match status {
-                        "pending" => "pending",
-                        "done" => "done",
-                        "unusable" => "unusable",
-                        _ => return None,
-                    };
-                    e.dests.push(Dest {
-                        uri: uri.to_owned(),
-                        status,
-                    });
-                }
-                _ => {}
-            }
-        }
-        (!e.domain.is_empty() && !e.unique_id.is_empty()).then_some(e)
-    }
-
-    /// Writes the state atomically (temporary file, fsync, rename).
-    fn save(&self) -> Result<(), ReportError> {
-        let tmp = self.dir.join("state.tmp");
-        let path = self.dir.join(STATE);
-        write_synced(&tmp, self.encode().as_bytes()).map_err(|e| ReportError::io(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| ReportError::io(&path, e))
-    }
-
-    fn event(&self, kind: EventKind, destination: Option<&str>, detail: String) -> SendEvent {
-        SendEvent {
-            day: self.day,
-            policy_domain: self.domain.clone(),
-            report_id: self.report_id.clone(),
-            destination: destination.map(str::to_owned),
-            kind,
-            detail,
-        }
-    }
-}
-
-fn write_synced(path: &Path, data: &[u8]) -> io::Result<()> {
-    let mut f = File::create(path)?;
-    f.write_all(data)?;
-    f.sync_all()
-}
-
 /// Reads and aggregates a day file without changing it.
 pub(crate) fn read_day(dir: &Path, day: Day) -> Result<DayAggregate, ReportError> {
     let path = day_file(dir, day);
@@ -300,7 +190,7 @@ pub(crate) fn day_reports(
 
 /// Renders the report of every policy domain of an aggregated day under a
 /// fresh unique id: (policy domain, unique id, JSON).
-fn render_all(
+pub(crate) fn render_all(
     opts: &ReportOptions,
     day: Day,
     agg: &DayAggregate,
@@ -324,100 +214,27 @@ fn render_all(
     Ok(out)
 }
 
-/// Turns a day file into spool entries and unlinks it.
-fn close_day(opts: &ReportOptions, day: Day, summary: &mut SendSummary) -> Result<(), ReportError> {
-    let path = day_file(&opts.dir, day);
-    let spool = opts.dir.join(SPOOL);
-    let file = match OpenOptions::new().read(true).open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(ReportError::io(&path, e)),
-    };
-    file.lock().map_err(|e| ReportError::io(&path, e))?;
-    if !same_file(&file, &path) {
-        return Ok(());
-    }
-    let mut bytes = Vec::new();
-    (&file)
-        .read_to_end(&mut bytes)
-        .map_err(|e| ReportError::io(&path, e))?;
-    let (outcomes, bad) = decode_all(&bytes);
-    if bad > 0 {
-        summary.events.push(SendEvent {
-            day,
-            policy_domain: String::new(),
-            report_id: String::new(),
-            destination: None,
-            kind: EventKind::BadLines(bad),
-            detail: path.display().to_string(),
-        });
-    }
-    let agg = aggregate(day, &outcomes, bad);
-    for (domain, unique, json) in render_all(opts, day, &agg)? {
-        let report_id = format!("{unique}@{}", opts.submitter);
-        let gz = gzip(json.as_bytes())?;
-        let tmp = spool.join(format!(".{unique}.tmp"));
-        let final_dir = spool.join(&unique);
-        fs::create_dir_all(&tmp).map_err(|e| ReportError::io(&tmp, e))?;
-        let report_path = tmp.join(REPORT);
-        write_synced(&report_path, &gz).map_err(|e| ReportError::io(&report_path, e))?;
-        let entry = Entry {
-            dir: tmp.clone(),
-            day,
-            domain,
-            report_id,
-            unique_id: unique,
-            attempts: 0,
-            next_try: 0,
-            resolved: false,
-            dests: Vec::new(),
-        };
-        entry.save()?;
-        fs::rename(&tmp, &final_dir).map_err(|e| ReportError::io(&final_dir, e))?;
-    }
-    fs::remove_file(&path).map_err(|e| ReportError::io(&path, e))?;
-    Ok(())
-}
-
-fn load_entries(spool: &Path) -> Result<Vec<Entry>, ReportError> {
-    let rd = match fs::read_dir(spool) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(ReportError::io(spool, e)),
-    };
-    let mut out = Vec::new();
-    for ent in rd.filter_map(|e| e.ok()) {
-        let name = ent.file_name();
-        if name.to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let dir = ent.path();
-        let Ok(text) = fs::read_to_string(dir.join(STATE)) else {
-            continue;
-        };
-        if let Some(e) = Entry::decode(dir, &text) {
-            out.push(e);
-        }
-    }
-    out.sort_by(|a, b| (a.day, &a.domain, &a.unique_id).cmp(&(b.day, &b.domain, &b.unique_id)));
-    Ok(out)
-}
-
 /// The outcome of the `_smtp._tls` lookup.
-enum Lookup {
+pub(crate) enum Lookup {
     Found(Vec<String>),
     NoRecord(String),
     Temporary(String),
 }
 
-fn lookup(resolver: &dyn TxtResolver, domain: &str) -> Lookup {
+/// Whether a TXT record at `_smtp._tls` is a TLSRPT record (RFC 8460 §3):
+/// it begins with `v=TLSRPTv1` followed by `;` or white space (or ends
+/// there); `v=TLSRPTv1x` is some other record and is ignored.
+pub(crate) fn is_tlsrpt_record(r: &[u8]) -> bool {
+    r.strip_prefix(b"v=TLSRPTv1")
+        .is_some_and(|rest| matches!(rest.first(), None | Some(b';' | b' ' | b'\t')))
+}
+
+pub(crate) fn lookup(resolver: &dyn TxtResolver, domain: &str) -> Lookup {
     let name = format!("_smtp._tls.{domain}");
     match resolver.lookup_txt(&name) {
         Ok(records) => {
-            let candidates: Vec<&Vec<u8>> = records
-                .iter()
-                .filter(|r| r.starts_with(b"v=TLSRPTv1"))
-                .collect();
+            let candidates: Vec<&Vec<u8>> =
+                records.iter().filter(|r| is_tlsrpt_record(r)).collect();
             if candidates.len() != 1 {
                 return Lookup::NoRecord(format!(
                     "{name}: {} TLSRPT records, not exactly one",
@@ -438,219 +255,6 @@ fn lookup(resolver: &dyn TxtResolver, domain: &str) -> Lookup {
     }
 }
 
-/// Decodes `%XX` escapes (RFC 3986) of a `mailto:` address.
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-enum Delivery {
-    Accepted,
-    Failed(String),
-    Unusable(String),
-}
-
-struct Senders<'a> {
-    opts: &'a ReportOptions,
-    poster: Option<Result<Poster, String>>,
-}
-
-impl Senders<'_> {
-    fn deliver(&mut self, entry: &Entry, uri: &str, gz: &[u8], now: u64) -> Delivery {
-        if let Some(rest) = uri.strip_prefix("mailto:") {
-            let addr = rest.split('?').next().unwrap_or("");
-            let Some(to) = percent_decode(addr).filter(|a| a.contains('@')) else {
-                return Delivery::Unusable(format!("bad mailto address {addr:?}"));
-            };
-            let report = MailReport {
-                from: &self.opts.mail_from,
-                to: &to,
-                submitter: &self.opts.submitter,
-                policy_domain: &entry.domain,
-                report_id: &entry.report_id,
-                unique_id: &entry.unique_id,
-                day: entry.day,
-                date: now,
-                gzip: gz,
-            };
-            let Some(message) = build_message(&report) else {
-                return Delivery::Unusable(format!(
-                    "cannot write a message to {to:?} from {:?}",
-                    self.opts.mail_from
-                ));
-            };
-            let helo = self
-                .opts
-                .helo_name
-                .as_deref()
-                .unwrap_or(&self.opts.submitter);
-            match smtp_send(
-                self.opts.smtp_relay,
-                self.opts.timeout,
-                helo,
-                &self.opts.mail_from,
-                &to,
-                &message,
-            ) {
-                Ok(()) => Delivery::Accepted,
-                Err(e) => Delivery::Failed(e),
-            }
-        } else if uri.starts_with("https://") {
-            let opts = self.opts;
-            let poster = self
-                .poster
-                .get_or_insert_with(|| Poster::new(opts.ca_file.as_deref(), opts.timeout));
-            match poster {
-                Ok(p) => match p.post(uri, gz) {
-                    Ok(()) => Delivery::Accepted,
-                    Err(e) => Delivery::Failed(e),
-                },
-                Err(e) => Delivery::Failed(format!("HTTPS client: {e}")),
-            }
-        } else {
-            Delivery::Unusable("neither mailto: nor https:".into())
-        }
-    }
-}
-
-fn backoff(opts: &ReportOptions, attempts: u32) -> u64 {
-    let base = opts.retry_base.as_secs().max(1);
-    let factor = 1u64 << attempts.saturating_sub(1).min(32);
-    base.saturating_mul(factor)
-        .min(opts.retry_max.as_secs().max(1))
-}
-
-/// Works on one due spool entry.
-fn process(
-    senders: &mut Senders<'_>,
-    resolver: &dyn TxtResolver,
-    mut entry: Entry,
-    now: u64,
-    summary: &mut SendSummary,
-) -> Result<(), ReportError> {
-    let opts = senders.opts;
-    let mut failure = String::new();
-    if !entry.resolved {
-        match lookup(resolver, &entry.domain) {
-            Lookup::Found(uris) => {
-                entry.resolved = true;
-                entry.dests = uris
-                    .into_iter()
-                    .map(|uri| Dest {
-                        uri,
-                        status: "pending",
-                    })
-                    .collect();
-                entry.save()?;
-            }
-            Lookup::NoRecord(why) => {
-                summary
-                    .events
-                    .push(entry.event(EventKind::NoRecord, None, why));
-                return remove_entry(&entry);
-            }
-            Lookup::Temporary(why) => failure = why,
-        }
-    }
-    if entry.resolved {
-        let gz_path = entry.dir.join(REPORT);
-        let gz = fs::read(&gz_path).map_err(|e| ReportError::io(&gz_path, e))?;
-        for i in 0..entry.dests.len() {
-            if entry.dests[i].status != "pending" {
-                continue;
-            }
-            let uri = entry.dests[i].uri.clone();
-            match senders.deliver(&entry, &uri, &gz, now) {
-                Delivery::Accepted => {
-                    entry.dests[i].status = "done";
-                    entry.save()?;
-                    summary.events.push(entry.event(
-                        EventKind::Delivered,
-                        Some(&uri),
-                        String::new(),
-                    ));
-                }
-                Delivery::Unusable(why) => {
-                    entry.dests[i].status = "unusable";
-                    entry.save()?;
-                    summary
-                        .events
-                        .push(entry.event(EventKind::Unusable, Some(&uri), why));
-                }
-                Delivery::Failed(why) => {
-                    summary.events.push(entry.event(
-                        EventKind::DeliveryFailed,
-                        Some(&uri),
-                        why.clone(),
-                    ));
-                    failure = why;
-                }
-            }
-        }
-        if entry.dests.iter().all(|d| d.status != "pending") {
-            summary
-                .events
-                .push(entry.event(EventKind::Completed, None, String::new()));
-            return remove_entry(&entry);
-        }
-    }
-    entry.attempts = entry.attempts.saturating_add(1);
-    if entry.attempts >= opts.max_attempts.max(1) {
-        let left: Vec<&str> = entry
-            .dests
-            .iter()
-            .filter(|d| d.status == "pending")
-            .map(|d| d.uri.as_str())
-            .collect();
-        let dests = if left.is_empty() {
-            None
-        } else {
-            Some(left.join(","))
-        };
-        let detail = format!("after {} attempts; last error: {failure}", entry.attempts);
-        summary
-            .events
-            .push(entry.event(EventKind::GaveUp, dests.as_deref(), detail));
-        return remove_entry(&entry);
-    }
-    entry.next_try = now.saturating_add(backoff(opts, entry.attempts));
-    entry.save()?;
-    summary.pending += 1;
-    summary
-        .events
-        .push(entry.event(EventKind::RetryScheduled(entry.next_try), None, failure));
-    Ok(())
-}
-
-fn remove_stale_tmp(spool: &Path) {
-    let Ok(rd) = fs::read_dir(spool) else {
-        return;
-    };
-    for ent in rd.filter_map(|e| e.ok()) {
-        let name = ent.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') && name.ends_with(".tmp") {
-            let _ = fs::remove_dir_all(ent.path());
-        }
-    }
-}
-
-fn remove_entry(entry: &Entry) -> Result<(), ReportError> {
-    fs::remove_dir_all(&entry.dir).map_err(|e| ReportError::io(&entry.dir, e))
-}
-
 /// See [`crate::send_with_resolver`].
 pub(crate) fn run(
     opts: &ReportOptions,
@@ -666,14 +270,20 @@ pub(crate) fn run(
         }
     }
     let spool = opts.dir.join(SPOOL);
-    fs::create_dir_all(&spool).map_err(|e| ReportError::io(&spool, e))?;
+    // Owner-only (or the group of a set-group-ID store) whatever the
+    // umask; a spool others can write is refused.
+    let access = file_access::create_dir_all(&opts.dir, Access::Owner)
+        .and_then(|a| file_access::create_dir_all(&spool, a))
+        .map_err(|e| ReportError::io(&spool, e))?;
     let lock_path = spool.join(".lock");
     let lock = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(access.file_mode())
         .open(&lock_path)
         .map_err(|e| ReportError::io(&lock_path, e))?;
+    file_access::finish_file(&lock, &spool, access).map_err(|e| ReportError::io(&lock_path, e))?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => return Err(ReportError::Busy),
@@ -695,56 +305,13 @@ pub(crate) fn run(
     };
     let mut summary = SendSummary::default();
     if dry_run {
-        for d in days {
-            let agg = read_day(&opts.dir, d)?;
-            for domain in agg.domains.keys() {
-                let mut ev = SendEvent {
-                    day: d,
-                    policy_domain: domain.clone(),
-                    report_id: String::new(),
-                    destination: None,
-                    kind: EventKind::WouldSend,
-                    detail: String::new(),
-                };
-                match lookup(resolver, domain) {
-                    Lookup::Found(uris) => {
-                        for u in uris {
-                            ev.destination = Some(u);
-                            summary.events.push(ev.clone());
-                        }
-                    }
-                    Lookup::NoRecord(why) => {
-                        ev.kind = EventKind::NoRecord;
-                        ev.detail = why;
-                        summary.events.push(ev);
-                    }
-                    Lookup::Temporary(why) => {
-                        ev.kind = EventKind::DeliveryFailed;
-                        ev.detail = why;
-                        summary.events.push(ev);
-                    }
-                }
-            }
-        }
-        for e in load_entries(&spool)? {
-            if day.is_none_or(|d| d == e.day) {
-                for dest in e.dests.iter().filter(|d| d.status == "pending") {
-                    summary.events.push(e.event(
-                        EventKind::WouldSend,
-                        Some(&dest.uri),
-                        "retry".into(),
-                    ));
-                }
-                summary.pending += 1;
-            }
-        }
-        return Ok(summary);
+        return plan(opts, resolver, &days, day);
     }
 
     for d in days {
         close_day(opts, d, &mut summary)?;
     }
-    let mut senders = Senders { opts, poster: None };
+    let mut senders = Senders::new(opts);
     for e in load_entries(&spool)? {
         if day.is_some_and(|d| d != e.day) {
             continue;
@@ -757,4 +324,19 @@ pub(crate) fn run(
     }
     drop(lock);
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc8460_3_record_selection_needs_separator_after_version() {
+        assert!(is_tlsrpt_record(b"v=TLSRPTv1; rua=mailto:a@b"));
+        assert!(is_tlsrpt_record(b"v=TLSRPTv1 ;rua=mailto:a@b"));
+        assert!(is_tlsrpt_record(b"v=TLSRPTv1\t;rua=mailto:a@b"));
+        assert!(!is_tlsrpt_record(b"v=TLSRPTv1x; rua=mailto:a@b"));
+        assert!(!is_tlsrpt_record(b"v=TLSRPTv10;rua=mailto:a@b"));
+        assert!(!is_tlsrpt_record(b"v=STSv1; id=1"));
+    }
 }

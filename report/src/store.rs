@@ -30,6 +30,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use sts_client::file_access::{self, Access};
 use sts_core::tlsrpt::{PolicyType, ResultType};
 
 use crate::day::Day;
@@ -139,15 +140,26 @@ pub enum Recorded {
 pub struct Recorder {
     dir: PathBuf,
     fsync: bool,
+    access: Access,
 }
 
 impl Recorder {
-    /// Opens (creating if needed) the store at `dir`.
+    /// Opens (creating if needed) the store at `dir`. What it creates is
+    /// owner-only whatever the umask, unless `dir` is set-group-ID (see
+    /// [`sts_client::file_access`]); a store others can write is an error
+    /// naming the path, since they could forge or delete outcomes.
     pub fn open(dir: impl AsRef<Path>) -> Result<Recorder, ReportError> {
         let dir = dir.as_ref().to_path_buf();
+        let access = file_access::create_dir_all(&dir, Access::Owner)
+            .map_err(|e| ReportError::io(&dir, e))?;
         let outcomes = dir.join(OUTCOMES);
-        fs::create_dir_all(&outcomes).map_err(|e| ReportError::io(&outcomes, e))?;
-        Ok(Recorder { dir, fsync: true })
+        file_access::create_dir_all(&outcomes, access)
+            .map_err(|e| ReportError::io(&outcomes, e))?;
+        Ok(Recorder {
+            dir,
+            fsync: true,
+            access,
+        })
     }
 
     /// Whether each record is flushed to stable storage with `fdatasync`
@@ -172,17 +184,31 @@ impl Recorder {
         // The sender may unlink the file between our open and our lock;
         // then we open again (a few times at most).
         for _ in 0..8 {
-            let file = OpenOptions::new()
+            // Whether this process created the file decides whether it
+            // sets the file's mode and owner or checks them.
+            let (file, created) = match OpenOptions::new()
                 .read(true)
-                .create(true)
                 .append(true)
-                .mode(0o640)
+                .create_new(true)
+                .mode(self.access.file_mode())
                 .open(&path)
-                .map_err(|e| ReportError::io(&path, e))?;
+            {
+                Ok(f) => (f, Created::Here),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    match OpenOptions::new().read(true).append(true).open(&path) {
+                        Ok(f) => (f, Created::Elsewhere),
+                        // Unlinked by the sender in between: start again.
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(ReportError::io(&path, e)),
+                    }
+                }
+                Err(e) => return Err(ReportError::io(&path, e)),
+            };
             file.lock().map_err(|e| ReportError::io(&path, e))?;
             if !same_file(&file, &path) {
                 continue;
             }
+            self.trust(&file, &path, created)?;
             append_line(&file, &line, self.fsync).map_err(|e| ReportError::io(&path, e))?;
             return Ok(Recorded::Stored);
         }
@@ -190,6 +216,37 @@ impl Recorder {
             &path,
             io::Error::other("the day file keeps being replaced"),
         ))
+    }
+}
+
+/// Who created a day file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Created {
+    /// This call did.
+    Here,
+    /// Another process or an earlier call.
+    Elsewhere,
+}
+
+impl Recorder {
+    /// Gives a day file this process just created its exact mode and
+    /// owner (root records from Exim's delivery process, the Exim user
+    /// from its transports); refuses one others could have written
+    /// (forged outcomes).
+    fn trust(&self, file: &File, path: &Path, created: Created) -> Result<(), ReportError> {
+        let outcomes = self.dir.join(OUTCOMES);
+        if created == Created::Here {
+            return file_access::finish_file(file, &outcomes, self.access)
+                .map_err(|e| ReportError::io(path, e));
+        }
+        let md = file.metadata().map_err(|e| ReportError::io(path, e))?;
+        let dir_md = fs::metadata(&outcomes).map_err(|e| ReportError::io(&outcomes, e))?;
+        file_access::check_file(&md, &dir_md).map_err(|e| {
+            ReportError::io(
+                path,
+                io::Error::new(io::ErrorKind::PermissionDenied, e.as_str()),
+            )
+        })
     }
 }
 

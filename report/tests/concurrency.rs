@@ -106,7 +106,7 @@ fn report_of(mail: &[u8]) -> Value {
     let text = String::from_utf8(mail.to_vec()).unwrap();
     let at = text.find("Content-Type: application/tlsrpt+gzip").unwrap();
     let body_start = at + text[at..].find("\r\n\r\n").unwrap() + 4;
-    let body_end = body_start + text[body_start..].find("\r\n\r\n--").unwrap();
+    let body_end = body_start + text[body_start..].find("\r\n--").unwrap();
     let b64: String = text[body_start..body_end]
         .split("\r\n")
         .collect::<Vec<_>>()
@@ -132,7 +132,7 @@ fn rfc8460_4_recording_while_the_day_is_closed() {
         &["v=TLSRPTv1; rua=mailto:tlsrpt@b.example"],
     );
     let mut opts = ReportOptions::new(dir.path(), "mta.sender.example");
-    opts.smtp_relay = sink.addr;
+    opts.smtp = common::relay(sink.addr);
     opts.now = Some(day().end() + 60);
     let mut children = spawn_recorders(dir.path());
     let mut runs = 0;

@@ -279,6 +279,8 @@ fn rfc8460_4_bin_record_print_send() {
             "example.com",
             "--mx",
             "mx.example.com",
+            "--policy-type",
+            "sts",
             "--result",
             result,
             "--count",
@@ -294,6 +296,8 @@ fn rfc8460_4_bin_record_print_send() {
         "example.com",
         "--mx",
         "m",
+        "--policy-type",
+        "sts",
         "--result",
         "nope",
     ]);

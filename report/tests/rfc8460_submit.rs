@@ -9,16 +9,16 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::{
-    day_files, gunzip, python, spooled, DnsAnswer, DnsServer, HttpsCollector, MapResolver,
-    SmtpSink, TempDir, TestCa, Validity,
+    day_files, fake_sendmail, gunzip, python, relay, spooled, AddrDns, AuthSmtp, AuthSmtpConfig,
+    DnsAnswer, DnsServer, HttpsCollector, MapResolver, SmtpSink, TempDir, TestCa, Validity,
 };
 use serde_json::Value;
 use sts_client::dns::DnsError;
 use sts_report::mail::{build_message, MailReport};
 use sts_report::send::gzip;
 use sts_report::{
-    record, send, send_with_resolver, Day, EventKind, Failure, Outcome, PolicyType, Recorded,
-    ReportOptions, ResultType, SessionResult,
+    record, send, send_with_resolver, Day, EventKind, Failure, MailTransport, Outcome, Password,
+    PolicyType, Recorded, ReportOptions, ResultType, Security, SessionResult,
 };
 
 const SUBMITTER: &str = "mta.sender.example";
@@ -182,7 +182,7 @@ fn rfc8460_5_3_mailto_through_smtp_relay() {
         &["v=TLSRPTv1; rua=mailto:tls%2Breports@example.net"],
     );
     let mut o = opts(dir.path());
-    o.smtp_relay = sink.addr;
+    o.smtp = relay(sink.addr);
     let summary = send_with_resolver(&o, &resolver, None, false).unwrap();
     assert_eq!(
         summary.delivered(),
@@ -362,7 +362,7 @@ fn rfc8460_5_retry_without_duplicates() {
         )],
     );
     let mut o = opts(dir.path());
-    o.smtp_relay = sink.addr;
+    o.smtp = relay(sink.addr);
     o.ca_file = Some(ca.pem_path.clone());
     o.max_attempts = 5;
 
@@ -428,7 +428,7 @@ fn rfc8460_5_receiver_down_for_good() {
         &["v=TLSRPTv1; rua=mailto:tlsrpt@example.com"],
     );
     let mut o = opts(dir.path());
-    o.smtp_relay = format!("127.0.0.1:{port}").parse().unwrap();
+    o.smtp = relay(format!("127.0.0.1:{port}").parse().unwrap());
     o.max_attempts = 3;
     let mut now = next_day();
     for run in 1..=2 {
@@ -465,7 +465,7 @@ fn rfc8460_5_temporary_dns_failure_is_retried() {
     let resolver = MapResolver::default();
     resolver.set_error("_smtp._tls.example.com", DnsError::ServFail);
     let mut o = opts(dir.path());
-    o.smtp_relay = sink.addr;
+    o.smtp = relay(sink.addr);
     let s = send_with_resolver(&o, &resolver, None, false).unwrap();
     assert_eq!(s.pending, 1, "{s:?}");
     resolver.set(
@@ -476,4 +476,404 @@ fn rfc8460_5_temporary_dns_failure_is_retried() {
     let s = send_with_resolver(&o, &resolver, None, false).unwrap();
     assert_eq!(s.count(&EventKind::Completed), 1, "{s:?}");
     assert_eq!(sink.count(), 1);
+}
+
+// ------------------------------------------------ submission with TLS and AUTH
+
+const PASSWORD: &str = "s3cret-pass";
+
+/// Options for sending `example.net`'s report through `server` as user
+/// `reporter`, trusting the test CA of `ca`.
+fn submission(
+    dir: &std::path::Path,
+    ca: &TestCa,
+    server: &AuthSmtp,
+    security: Security,
+) -> ReportOptions {
+    let mut o = opts(dir);
+    o.smtp = MailTransport::Smtp {
+        security,
+        host: "127.0.0.1".into(),
+        port: server.addr.port(),
+        user: Some("reporter".into()),
+    };
+    o.smtp_password = Some(Password::new(PASSWORD));
+    o.ca_file = Some(ca.pem_path.clone());
+    o
+}
+
+fn tlsrpt_to_mail() -> MapResolver {
+    MapResolver::with(
+        "_smtp._tls.example.net",
+        &["v=TLSRPTv1; rua=mailto:tlsrpt@example.net"],
+    )
+}
+
+/// The report went through `server`: one message, parsed back header by
+/// header, whose gzip attachment gives back the recorded counts.
+fn check_delivered(dir: &std::path::Path, server: &AuthSmtp) {
+    assert_eq!(server.count(), 1, "{:?}", server.commands());
+    let mail = server.mails.lock().unwrap()[0].clone();
+    assert_eq!(mail.from, format!("tlsrpt-noreply@{SUBMITTER}"));
+    assert_eq!(mail.to, vec!["tlsrpt@example.net".to_owned()]);
+    let report = check_mail(dir, &mail.data, "example.net", "tlsrpt@example.net");
+    let summary = &report["policies"][0]["summary"];
+    assert_eq!(summary["total-successful-session-count"], 9);
+    assert_eq!(summary["total-failure-session-count"], 1);
+    assert_eq!(spooled(dir), 0);
+}
+
+fn submission_case(config: AuthSmtpConfig, security: Security) {
+    let dir = TempDir::new("submit");
+    let ca = TestCa::new(dir.path());
+    let server = AuthSmtp::start(ca.leaf(&["127.0.0.1"], Validity::Current), config);
+    record_some(dir.path(), "example.net");
+    let o = submission(dir.path(), &ca, &server, security);
+    let s = send_with_resolver(&o, &tlsrpt_to_mail(), None, false).unwrap();
+    assert_eq!(s.delivered(), vec!["mailto:tlsrpt@example.net"], "{s:?}");
+    check_delivered(dir.path(), &server);
+    let cmds = server.commands();
+    let pos = |verb: &str| {
+        cmds.iter()
+            .position(|c| c.to_ascii_uppercase().starts_with(verb))
+    };
+    // AUTH only inside TLS: after STARTTLS (when used), before MAIL.
+    if security == Security::StartTls {
+        assert!(pos("STARTTLS") < pos("AUTH"), "{cmds:?}");
+    }
+    assert!(
+        pos("AUTH").is_some() && pos("AUTH") < pos("MAIL FROM"),
+        "{cmds:?}"
+    );
+}
+
+#[test]
+fn rfc8460_5_3_starttls_auth_plain() {
+    submission_case(
+        AuthSmtpConfig {
+            mechanisms: "PLAIN",
+            ..AuthSmtpConfig::default()
+        },
+        Security::StartTls,
+    );
+}
+
+#[test]
+fn rfc8460_5_3_starttls_auth_login() {
+    submission_case(
+        AuthSmtpConfig {
+            mechanisms: "LOGIN",
+            ..AuthSmtpConfig::default()
+        },
+        Security::StartTls,
+    );
+}
+
+#[test]
+fn rfc8460_5_3_smtps_implicit_tls() {
+    submission_case(
+        AuthSmtpConfig {
+            implicit_tls: true,
+            offer_starttls: false,
+            ..AuthSmtpConfig::default()
+        },
+        Security::Tls,
+    );
+}
+
+/// A failed submission is kept for the next run, and the summary says
+/// which destination failed and why; the password is in no event.
+fn refused_case(o: &ReportOptions, server: &AuthSmtp, why: &str) -> sts_report::SendSummary {
+    let s = send_with_resolver(o, &tlsrpt_to_mail(), None, false).unwrap();
+    let failed: Vec<_> = s
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::DeliveryFailed)
+        .collect();
+    assert_eq!(failed.len(), 1, "{s:?}");
+    assert_eq!(
+        failed[0].destination.as_deref(),
+        Some("mailto:tlsrpt@example.net")
+    );
+    let line = failed[0].to_string();
+    assert!(line.contains(why), "{line}");
+    for e in &s.events {
+        assert!(!e.to_string().contains(PASSWORD), "{e}");
+    }
+    assert_eq!(s.pending, 1);
+    assert_eq!(spooled(&o.dir), 1);
+    assert_eq!(server.count(), 0);
+    s
+}
+
+#[test]
+fn rfc8460_5_3_wrong_password_keeps_the_report() {
+    let dir = TempDir::new("badpass");
+    let ca = TestCa::new(dir.path());
+    let server = AuthSmtp::start(
+        ca.leaf(&["127.0.0.1"], Validity::Current),
+        AuthSmtpConfig::default(),
+    );
+    record_some(dir.path(), "example.net");
+    let mut o = submission(dir.path(), &ca, &server, Security::StartTls);
+    o.smtp_password = Some(Password::new("wrong-password"));
+    refused_case(&o, &server, "authentication refused");
+    assert!(server.saw("AUTH"));
+    assert!(!server.saw("MAIL"));
+    // The next run, with the right password from a file, delivers the
+    // same report.
+    let file = dir.path().join("smtp-password");
+    std::fs::write(&file, format!("{PASSWORD}\n")).unwrap();
+    o.smtp_password = None;
+    o.smtp_password_file = Some(file);
+    o.now = Some(next_day() + 3600);
+    let s = send_with_resolver(&o, &tlsrpt_to_mail(), None, false).unwrap();
+    assert_eq!(s.count(&EventKind::Completed), 1, "{s:?}");
+    check_delivered(dir.path(), &server);
+}
+
+#[test]
+fn rfc8460_5_3_no_starttls_offered_nothing_sent() {
+    let dir = TempDir::new("nostarttls");
+    let ca = TestCa::new(dir.path());
+    let server = AuthSmtp::start(
+        ca.leaf(&["127.0.0.1"], Validity::Current),
+        AuthSmtpConfig {
+            offer_starttls: false,
+            ..AuthSmtpConfig::default()
+        },
+    );
+    record_some(dir.path(), "example.net");
+    let o = submission(dir.path(), &ca, &server, Security::StartTls);
+    refused_case(&o, &server, "STARTTLS missing");
+    // Refused right after EHLO: no AUTH, no envelope, no message.
+    assert!(server.saw("EHLO"));
+    for verb in ["AUTH", "MAIL", "RCPT", "DATA"] {
+        assert!(!server.saw(verb), "{verb}: {:?}", server.commands());
+    }
+}
+
+#[test]
+fn rfc8460_5_3_untrusted_certificate_refused() {
+    let dir = TempDir::new("untrusted-smtp");
+    let ca = TestCa::new(dir.path());
+    let other = TempDir::new("other-smtp-ca");
+    let other_ca = TestCa::new(other.path());
+    let server = AuthSmtp::start(
+        other_ca.leaf(&["127.0.0.1"], Validity::Current),
+        AuthSmtpConfig::default(),
+    );
+    record_some(dir.path(), "example.net");
+    let o = submission(dir.path(), &ca, &server, Security::StartTls);
+    refused_case(&o, &server, "certificate not trusted");
+    assert!(!server.saw("AUTH"));
+}
+
+#[test]
+fn rfc8460_5_3_certificate_for_another_name_refused() {
+    let dir = TempDir::new("othername-smtp");
+    let ca = TestCa::new(dir.path());
+    let server = AuthSmtp::start(
+        ca.leaf(&["smtp.elsewhere.example"], Validity::Current),
+        AuthSmtpConfig {
+            implicit_tls: true,
+            ..AuthSmtpConfig::default()
+        },
+    );
+    record_some(dir.path(), "example.net");
+    let o = submission(dir.path(), &ca, &server, Security::Tls);
+    refused_case(&o, &server, "certificate not valid for the host name");
+    assert!(!server.saw("AUTH"));
+}
+
+#[test]
+fn rfc8460_5_3_sendmail_pipe() {
+    let dir = TempDir::new("sendmail");
+    let bin = TempDir::new("sendmail-bin");
+    let path = fake_sendmail(bin.path(), 0);
+    record_some(dir.path(), "example.net");
+    let mut o = opts(dir.path());
+    o.smtp = format!("sendmail:{}", path.display()).parse().unwrap();
+    let s = send_with_resolver(&o, &tlsrpt_to_mail(), None, false).unwrap();
+    assert_eq!(s.count(&EventKind::Completed), 1, "{s:?}");
+    // `-i` (a lone dot is no end), the envelope sender, the recipient
+    // after `--`: the equivalent of `-i -t` without trusting headers.
+    let args = std::fs::read_to_string(bin.path().join("args")).unwrap();
+    let from = format!("tlsrpt-noreply@{SUBMITTER}");
+    assert_eq!(
+        args.lines().collect::<Vec<_>>(),
+        vec!["-i", "-f", from.as_str(), "--", "tlsrpt@example.net"]
+    );
+    // The whole message on stdin.
+    let message = std::fs::read(bin.path().join("message")).unwrap();
+    let report = check_mail(dir.path(), &message, "example.net", "tlsrpt@example.net");
+    assert_eq!(
+        report["policies"][0]["summary"]["total-successful-session-count"],
+        9
+    );
+    assert_eq!(spooled(dir.path()), 0);
+}
+
+#[test]
+fn rfc8460_5_3_failing_sendmail_keeps_the_report() {
+    let dir = TempDir::new("sendmail-fail");
+    let bin = TempDir::new("sendmail-fail-bin");
+    let path = fake_sendmail(bin.path(), 75);
+    record_some(dir.path(), "example.net");
+    let mut o = opts(dir.path());
+    o.smtp = MailTransport::Sendmail { path };
+    let s = send_with_resolver(&o, &tlsrpt_to_mail(), None, false).unwrap();
+    let failed: Vec<_> = s
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::DeliveryFailed)
+        .collect();
+    assert_eq!(failed.len(), 1, "{s:?}");
+    let line = failed[0].to_string();
+    assert!(line.contains("sendmail failed"), "{line}");
+    assert!(line.contains("queue file write error"), "{line}");
+    assert_eq!(s.pending, 1);
+    assert_eq!(spooled(dir.path()), 1);
+}
+
+#[test]
+fn rfc8460_3_stray_v1x_record_beside_a_valid_one() {
+    let dir = TempDir::new("v1x");
+    let sink = SmtpSink::start();
+    record_some(dir.path(), "example.net");
+    let resolver = MapResolver::with(
+        "_smtp._tls.example.net",
+        &[
+            "v=TLSRPTv1x; rua=mailto:stray@example.net",
+            "v=TLSRPTv1; rua=mailto:tlsrpt@example.net",
+        ],
+    );
+    let mut o = opts(dir.path());
+    o.smtp = relay(sink.addr);
+    let s = send_with_resolver(&o, &resolver, None, false).unwrap();
+    assert_eq!(s.delivered(), vec!["mailto:tlsrpt@example.net"], "{s:?}");
+    assert_eq!(sink.count(), 1);
+}
+
+#[test]
+fn rfc6068_2_mailto_escapes_in_a_record() {
+    let dir = TempDir::new("escapes");
+    let sink = SmtpSink::start();
+    record_some(dir.path(), "example.net");
+    let resolver = MapResolver::with(
+        "_smtp._tls.example.net",
+        &["v=TLSRPTv1; rua=mailto:a%+A@example.net,mailto:b%0D%0ABcc:c@example.net,mailto:tls%2Bok@example.net"],
+    );
+    let mut o = opts(dir.path());
+    o.smtp = relay(sink.addr);
+    let s = send_with_resolver(&o, &resolver, None, false).unwrap();
+    assert_eq!(s.count(&EventKind::Unusable), 2, "{s:?}");
+    assert_eq!(s.delivered(), vec!["mailto:tls%2Bok@example.net"]);
+    assert_eq!(s.count(&EventKind::Completed), 1);
+    let mails = sink.mails.lock().unwrap();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to, vec!["tls+ok@example.net".to_owned()]);
+}
+
+#[test]
+fn rfc8460_5_3_smtp_host_resolved_by_the_configured_dns() {
+    let dir = TempDir::new("smtp-name");
+    let ca = TestCa::new(dir.path());
+    let server = AuthSmtp::start(
+        ca.leaf(&["submit.report.test"], Validity::Current),
+        AuthSmtpConfig {
+            implicit_tls: true,
+            ..AuthSmtpConfig::default()
+        },
+    );
+    // A name only this DNS server knows: the system resolver cannot have
+    // given its address.
+    let dns = AddrDns::start(&[("submit.report.test", std::net::Ipv4Addr::LOCALHOST)]);
+    record_some(dir.path(), "example.net");
+    let mut o = submission(dir.path(), &ca, &server, Security::Tls);
+    o.smtp = format!("smtps://reporter@submit.report.test:{}", server.addr.port())
+        .parse()
+        .unwrap();
+    o.dns_server = Some(dns.addr);
+    let s = send_with_resolver(&o, &tlsrpt_to_mail(), None, false).unwrap();
+    assert_eq!(s.count(&EventKind::Completed), 1, "{s:?}");
+    check_delivered(dir.path(), &server);
+    assert!(dns.queries_for("submit.report.test") >= 1);
+}
+
+#[test]
+fn rfc8460_5_4_https_host_resolved_by_the_configured_dns() {
+    let dir = TempDir::new("https-name");
+    let ca = TestCa::new(dir.path());
+    let collector = HttpsCollector::start(ca.leaf(&["collect.report.test"], Validity::Current));
+    let dns = AddrDns::start(&[("collect.report.test", std::net::Ipv4Addr::LOCALHOST)]);
+    record_some(dir.path(), "example.org");
+    let url = format!("https://collect.report.test:{}/tlsrpt/v1", collector.port);
+    let resolver = MapResolver::with(
+        "_smtp._tls.example.org",
+        &[&format!("v=TLSRPTv1; rua={url}")],
+    );
+    let mut o = opts(dir.path());
+    o.ca_file = Some(ca.pem_path.clone());
+    o.dns_server = Some(dns.addr);
+    let s = send_with_resolver(&o, &resolver, None, false).unwrap();
+    assert_eq!(s.delivered(), vec![url.as_str()], "{s:?}");
+    assert_eq!(collector.count(), 1);
+    assert!(dns.queries_for("collect.report.test") >= 1);
+    // A name the DNS server does not know: no address, kept for a retry.
+    let dir2 = TempDir::new("https-unknown-name");
+    record_some(dir2.path(), "example.org");
+    let unknown = format!("https://other.report.test:{}/tlsrpt/v1", collector.port);
+    let resolver = MapResolver::with(
+        "_smtp._tls.example.org",
+        &[&format!("v=TLSRPTv1; rua={unknown}")],
+    );
+    let mut o = opts(dir2.path());
+    o.ca_file = Some(ca.pem_path.clone());
+    o.dns_server = Some(dns.addr);
+    let s = send_with_resolver(&o, &resolver, None, false).unwrap();
+    assert_eq!(s.count(&EventKind::DeliveryFailed), 1, "{s:?}");
+    assert_eq!(collector.count(), 1);
+    assert_eq!(spooled(dir2.path()), 1);
+}
+
+#[test]
+fn rfc8460_5_3_silent_server_times_out_and_keeps_the_report() {
+    let dir = TempDir::new("silent-smtp");
+    // Accepts connections and never says a word; stopped with the test.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || listener.accept().map(|(c, _)| c));
+    record_some(dir.path(), "example.net");
+    let mut o = opts(dir.path());
+    o.timeout = Duration::from_secs(1);
+    o.smtp = format!("smtp+starttls://reporter@127.0.0.1:{port}")
+        .parse()
+        .unwrap();
+    o.smtp_password = Some(Password::new(PASSWORD));
+    let s = send_with_resolver(&o, &tlsrpt_to_mail(), None, false).unwrap();
+    let failed: Vec<String> = s
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::DeliveryFailed)
+        .map(|e| e.to_string())
+        .collect();
+    assert_eq!(failed.len(), 1, "{s:?}");
+    assert!(failed[0].contains("timeout"), "{}", failed[0]);
+    assert_eq!(spooled(dir.path()), 1);
+    drop(held.join().unwrap());
+}
+
+#[test]
+fn rfc8460_5_3_expired_certificate_refused() {
+    let dir = TempDir::new("expired-smtp");
+    let ca = TestCa::new(dir.path());
+    let server = AuthSmtp::start(
+        ca.leaf(&["127.0.0.1"], Validity::Expired),
+        AuthSmtpConfig::default(),
+    );
+    record_some(dir.path(), "example.net");
+    let o = submission(dir.path(), &ca, &server, Security::StartTls);
+    refused_case(&o, &server, "certificate expired");
+    assert!(!server.saw("AUTH"));
 }

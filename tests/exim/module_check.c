@@ -45,11 +45,11 @@ static int load(const char *path, struct module *m) {
     return 0;
   }
   /* POSIX guarantees this conversion for dlsym results. */
-  *(void **)&m->policy = dlsym(m->handle, "sts_policy");
-  *(void **)&m->ignore_list = dlsym(m->handle, "sts_ignore_list");
-  *(void **)&m->mx_patterns = dlsym(m->handle, "sts_mx_patterns");
-  *(void **)&m->check_host = dlsym(m->handle, "sts_check_host");
-  *(void **)&m->record = dlsym(m->handle, "sts_record");
+  *(void **)&m->policy = dlsym(m->handle, "exim_sts_policy");
+  *(void **)&m->ignore_list = dlsym(m->handle, "exim_sts_ignore_list");
+  *(void **)&m->mx_patterns = dlsym(m->handle, "exim_sts_mx_patterns");
+  *(void **)&m->check_host = dlsym(m->handle, "exim_sts_check_host");
+  *(void **)&m->record = dlsym(m->handle, "exim_sts_record");
   return m->policy && m->ignore_list && m->mx_patterns && m->check_host && m->record;
 }
 
@@ -97,7 +97,7 @@ int main(int argc, char **argv) {
   struct module m;
   const char *conf, *domain, *mx, *y;
   long iterations;
-  double cold = 0;
+  double cold = 0, cold_load = 0, cold_first = 0;
   int rc, i;
 
   if (argc != 6) {
@@ -113,20 +113,47 @@ int main(int argc, char **argv) {
   if (iterations > 0) {
     double t0 = now_s();
     int ok = 1;
-    for (i = 0; i < iterations / 10 + 1; i++) {
-      pid_t p = fork();
+    long runs = iterations / 10 + 1;
+    for (i = 0; i < runs; i++) {
+      int fds[2];
+      pid_t p;
+      if (pipe(fds) != 0) {
+        ok = 0;
+        break;
+      }
+      p = fork();
       if (p == 0) {
+        /* The child reports how long dlopen and the first delivery's
+         * calls took, so the set-up cost can be told from fork's. */
         struct module c;
-        _exit(load(argv[1], &c) && one_delivery(&c, conf, domain, mx) ? 0 : 1);
+        double t[3];
+        int good;
+        close(fds[0]);
+        t[0] = now_s();
+        good = load(argv[1], &c);
+        t[1] = now_s();
+        good = good && one_delivery(&c, conf, domain, mx);
+        t[2] = now_s();
+        good = good && write(fds[1], t, sizeof t) == (ssize_t)sizeof t;
+        _exit(good ? 0 : 1);
       } else if (p > 0) {
         int st = 0;
+        double t[3];
+        close(fds[1]);
+        if (read(fds[0], t, sizeof t) == (ssize_t)sizeof t) {
+          cold_load += t[1] - t[0];
+          cold_first += t[2] - t[1];
+        }
+        close(fds[0]);
         waitpid(p, &st, 0);
         ok &= WIFEXITED(st) && WEXITSTATUS(st) == 0;
       } else {
         ok = 0;
       }
     }
-    cold = (now_s() - t0) / (double)(iterations / 10 + 1);
+    cold = (now_s() - t0) / (double)runs;
+    cold_load /= (double)runs;
+    cold_first /= (double)runs;
     CHECK(ok, "cold deliveries");
   }
   if (!load(argv[1], &m)) {
@@ -136,7 +163,7 @@ int main(int argc, char **argv) {
 
   /* Argument errors: DEFER with a message, never a crash. */
   rc = call(m.policy, &y, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-  CHECK(rc == 1 && strstr(y, "sts_policy needs") != NULL, "%d %s", rc, y);
+  CHECK(rc == 1 && strstr(y, "exim_sts_policy needs") != NULL, "%d %s", rc, y);
   rc = call(m.ignore_list, &y, 1, conf, 0, 0, 0, 0, 0, 0, 0);
   CHECK(rc == 1 && strstr(y, "needs") != NULL, "%d %s", rc, y);
   rc = call(m.check_host, &y, 2, conf, domain, 0, 0, 0, 0, 0, 0);
@@ -168,9 +195,33 @@ int main(int argc, char **argv) {
     static char longtls[5000];
     memset(longtls, 'c', sizeof longtls - 1);
     memcpy(longtls, "cipher=", 7);
-    rc = call(m.record, &y, 7, conf, "msg:host:defer", domain, mx, longtls, "DNS=x", "Connection refused", 0);
-    CHECK(rc == 0 && strcmp(y, "skipped: not a TLS failure") == 0, "%d %s", rc, y);
+    rc = call(m.record, &y, 6, conf, "msg:host:defer", domain, mx, longtls, "DNS=x", 0, 0);
+    CHECK(rc == 0 && strncmp(y, "skipped: not a TLS failure", 26) == 0, "%d %s", rc, y);
   }
+  /* A deferral is a TLS failure only by Exim's error number: an SMTP 4xx
+   * whose text talks about verification (Exim's ERRNO_MAIL4XX, -45) is
+   * not, whatever the words. */
+  rc = call(m.record, &y, 7, conf, "msg:host:defer", domain, mx, "address=127.0.0.1 cipher=TLS1.3 errno=-45", "DNS=x",
+            "451 sender address unverified: certificate verification", 0);
+  CHECK(rc == 0 && strcmp(y, "skipped: not a TLS failure (Exim error -45)") == 0, "%d %s", rc, y);
+  rc = call(m.record, &y, 6, conf, "msg:host:defer", domain, mx, "address=127.0.0.1 errno=", "", 0, 0);
+  CHECK(rc == 0 && strcmp(y, "skipped: not a TLS failure (Exim error unknown)") == 0, "%d %s", rc, y);
+  rc = call(m.record, &y, 6, conf, "msg:host:defer", domain, mx, "address=127.0.0.1 errno=-38x", "", 0, 0);
+  CHECK(rc == 0 && strncmp(y, "skipped: not a TLS failure", 26) == 0, "%d %s", rc, y);
+  /* Exim's TLS error numbers: -38 STARTTLS missing, -37 TLS failed. */
+  rc = call(m.record, &y, 6, conf, "msg:host:defer", domain, mx, "address=127.0.0.1 errno=-38", "", 0, 0);
+  CHECK(rc == 0 && strcmp(y, "recorded starttls-not-supported") == 0, "%d %s", rc, y);
+  {
+    char san[300];
+    snprintf(san, sizeof san, "DNS=%s", mx);
+    rc = call(m.record, &y, 6, conf, "msg:host:defer", domain, mx, "address=127.0.0.1 errno=-37", san, 0, 0);
+    CHECK(rc == 0 && strcmp(y, "recorded certificate-not-trusted") == 0, "%d %s", rc, y);
+  }
+  rc = call(m.record, &y, 6, conf, "msg:host:defer", domain, mx, "address=127.0.0.1 errno=-37", "DNS=other.invalid", 0,
+            0);
+  CHECK(rc == 0 && strcmp(y, "recorded certificate-host-mismatch") == 0, "%d %s", rc, y);
+  rc = call(m.record, &y, 6, conf, "msg:host:defer", domain, mx, "address=127.0.0.1 errno=-37", "", 0, 0);
+  CHECK(rc == 0 && strcmp(y, "recorded validation-failure") == 0, "%d %s", rc, y);
   rc = call(m.record, &y, 7, conf, "msg:delivery", domain, mx, "verified=1 dane=yes cipher=x", "", "", 0);
   CHECK(rc == 0 && strcmp(y, "skipped: DANE was used") == 0, "%d %s", rc, y);
   /* Exim 4.96 passes a garbage argc when all 8 arguments are used: only
@@ -189,7 +240,7 @@ int main(int argc, char **argv) {
     }
     warm = (now_s() - t0) / (double)iterations;
     CHECK(ok, "warm deliveries");
-    /* sts_record of a successful session: one durable append to the store. */
+    /* exim_sts_record of a successful session: one durable append to the store. */
     {
       double rec;
       long n = iterations / 10 + 1;
@@ -200,10 +251,11 @@ int main(int argc, char **argv) {
       }
       rec = (now_s() - t0) / (double)n;
       CHECK(ok && strcmp(y, "recorded success") == 0, "record: %s", y);
-      printf("module cost per delivery (sts_policy + sts_ignore_list + sts_check_host): "
-             "warm client %.1f us, fresh process (fork + dlopen + client) %.2f ms; "
-             "sts_record of a success %.2f ms\n",
-             warm * 1e6, cold * 1e3, rec * 1e3);
+      printf("module cost per delivery (exim_sts_policy + exim_sts_ignore_list + exim_sts_check_host): "
+             "warm client %.1f us, fresh process (fork + dlopen + client) %.2f ms "
+             "(dlopen %.2f ms, first delivery's calls %.2f ms); "
+             "exim_sts_record of a success %.2f ms\n",
+             warm * 1e6, cold * 1e3, cold_load * 1e3, cold_first * 1e3, rec * 1e3);
     }
   }
   /* No dlclose: Exim never unloads a dlfunc library, and the module keeps

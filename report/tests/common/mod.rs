@@ -427,3 +427,396 @@ pub fn validate_reports(dir: &Path, reports: &[String]) {
     std::fs::write(&file, format!("[{}]", reports.join(","))).unwrap();
     python("validate_schema.py", &[&schema_path(), &file]);
 }
+
+/// `smtp://ADDR`: plain SMTP to a loopback server.
+pub fn relay(addr: SocketAddr) -> sts_report::MailTransport {
+    sts_report::MailTransport::Smtp {
+        security: sts_report::Security::Plain,
+        host: addr.ip().to_string(),
+        port: addr.port(),
+        user: None,
+    }
+}
+
+// ---------------------------------------------------------------- SMTP with TLS and AUTH
+
+/// How an [`AuthSmtp`] server behaves.
+#[derive(Clone, Debug)]
+pub struct AuthSmtpConfig {
+    /// TLS from the first byte (smtps) instead of STARTTLS.
+    pub implicit_tls: bool,
+    /// Offer STARTTLS in the EHLO answer.
+    pub offer_starttls: bool,
+    /// The AUTH mechanisms offered once TLS is up (never before).
+    pub mechanisms: &'static str,
+    /// The one user and password accepted.
+    pub user: &'static str,
+    pub password: &'static str,
+}
+
+impl Default for AuthSmtpConfig {
+    fn default() -> Self {
+        AuthSmtpConfig {
+            implicit_tls: false,
+            offer_starttls: true,
+            mechanisms: "PLAIN LOGIN",
+            user: "reporter",
+            password: "s3cret-pass",
+        }
+    }
+}
+
+/// A submission server (RFC 6409 style) on loopback: TLS (STARTTLS or
+/// implicit) with a certificate of the test CA, then AUTH PLAIN or LOGIN
+/// required before MAIL. Records every command (AUTH arguments
+/// replaced by `***`) and every accepted message.
+pub struct AuthSmtp {
+    pub addr: SocketAddr,
+    pub mails: Arc<Mutex<Vec<Mail>>>,
+    pub commands: Arc<Mutex<Vec<String>>>,
+    _stopper: Stopper,
+}
+
+impl AuthSmtp {
+    pub fn start(leaf: Leaf, config: AuthSmtpConfig) -> AuthSmtp {
+        let tls = leaf.server_config();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mails = Arc::new(Mutex::new(Vec::new()));
+        let commands = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (m, c, s) = (mails.clone(), commands.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(tcp) = conn {
+                    let _ = auth_session(tcp, tls.clone(), &config, &m, &c);
+                }
+            }
+        });
+        AuthSmtp {
+            addr,
+            mails,
+            commands,
+            _stopper: Stopper {
+                stop,
+                wake: addr,
+                udp: false,
+                thread: Some(thread),
+            },
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.mails.lock().unwrap().len()
+    }
+
+    /// The commands received, upper-cased verbs first.
+    pub fn commands(&self) -> Vec<String> {
+        self.commands.lock().unwrap().clone()
+    }
+
+    /// Whether any command starting with `verb` was received.
+    pub fn saw(&self, verb: &str) -> bool {
+        self.commands()
+            .iter()
+            .any(|c| c.to_ascii_uppercase().starts_with(verb))
+    }
+}
+
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
+    Gone,
+}
+
+impl Conn {
+    fn io(&mut self) -> &mut dyn ReadWrite {
+        match self {
+            Conn::Plain(t) => t,
+            Conn::Tls(t) => t.as_mut(),
+            Conn::Gone => unreachable!(),
+        }
+    }
+
+    fn is_tls(&self) -> bool {
+        matches!(self, Conn::Tls(_))
+    }
+}
+
+pub trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+/// One line (up to LF), byte by byte so nothing is read past it before a
+/// STARTTLS upgrade.
+fn read_line_raw(r: &mut dyn ReadWrite) -> std::io::Result<Option<Vec<u8>>> {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        if r.read(&mut b)? == 0 {
+            return Ok(if line.is_empty() { None } else { Some(line) });
+        }
+        line.push(b[0]);
+        if b[0] == b'\n' || line.len() > 100_000 {
+            return Ok(Some(line));
+        }
+    }
+}
+
+fn b64(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .unwrap_or_default()
+}
+
+fn auth_session(
+    tcp: TcpStream,
+    tls: Arc<rustls::ServerConfig>,
+    cfg: &AuthSmtpConfig,
+    mails: &Mutex<Vec<Mail>>,
+    commands: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut conn = if cfg.implicit_tls {
+        let server = rustls::ServerConnection::new(tls.clone()).map_err(std::io::Error::other)?;
+        Conn::Tls(Box::new(rustls::StreamOwned::new(server, tcp)))
+    } else {
+        Conn::Plain(tcp)
+    };
+    conn.io().write_all(b"220 submit.test ESMTP\r\n")?;
+    let mut authed = false;
+    let mut from = String::new();
+    let mut to = Vec::new();
+    let check =
+        |user: &[u8], pass: &[u8]| user == cfg.user.as_bytes() && pass == cfg.password.as_bytes();
+    loop {
+        let Some(line) = read_line_raw(conn.io())? else {
+            return Ok(());
+        };
+        let cmd = String::from_utf8_lossy(&line).trim_end().to_owned();
+        let upper = cmd.to_ascii_uppercase();
+        let logged = if upper.starts_with("AUTH") {
+            cmd.split(' ').take(2).collect::<Vec<_>>().join(" ") + " ***"
+        } else {
+            cmd.clone()
+        };
+        commands.lock().unwrap().push(logged);
+        let is_tls = conn.is_tls();
+        let w = conn.io();
+        if upper.starts_with("EHLO") {
+            let mut reply = String::from("250-submit.test\r\n");
+            if !conn.is_tls() && cfg.offer_starttls {
+                reply.push_str("250-STARTTLS\r\n");
+            }
+            if conn.is_tls() {
+                reply.push_str(&format!("250-AUTH {}\r\n", cfg.mechanisms));
+            }
+            reply.push_str("250 8BITMIME\r\n");
+            conn.io().write_all(reply.as_bytes())?;
+        } else if upper == "STARTTLS" {
+            if is_tls || !cfg.offer_starttls {
+                w.write_all(b"502 not offered\r\n")?;
+                continue;
+            }
+            w.write_all(b"220 go ahead\r\n")?;
+            w.flush()?;
+            let Conn::Plain(tcp) = std::mem::replace(&mut conn, Conn::Gone) else {
+                unreachable!()
+            };
+            let server =
+                rustls::ServerConnection::new(tls.clone()).map_err(std::io::Error::other)?;
+            conn = Conn::Tls(Box::new(rustls::StreamOwned::new(server, tcp)));
+        } else if let Some(rest) = upper.strip_prefix("AUTH ") {
+            if !is_tls {
+                w.write_all(b"538 encryption required\r\n")?;
+                continue;
+            }
+            let args: Vec<&str> = cmd.split(' ').skip(2).collect();
+            let ok = if rest.starts_with("PLAIN") && cfg.mechanisms.contains("PLAIN") {
+                let blob = match args.first() {
+                    Some(a) => b64(a),
+                    None => {
+                        w.write_all(b"334 \r\n")?;
+                        let l = read_line_raw(conn.io())?.unwrap_or_default();
+                        b64(&String::from_utf8_lossy(&l))
+                    }
+                };
+                let parts: Vec<&[u8]> = blob.split(|&b| b == 0).collect();
+                parts.len() == 3 && check(parts[1], parts[2])
+            } else if rest.starts_with("LOGIN") && cfg.mechanisms.contains("LOGIN") {
+                let user = match args.first() {
+                    Some(a) => b64(a),
+                    None => {
+                        w.write_all(b"334 VXNlcm5hbWU6\r\n")?;
+                        let l = read_line_raw(conn.io())?.unwrap_or_default();
+                        b64(&String::from_utf8_lossy(&l))
+                    }
+                };
+                conn.io().write_all(b"334 UGFzc3dvcmQ6\r\n")?;
+                let l = read_line_raw(conn.io())?.unwrap_or_default();
+                check(&user, &b64(&String::from_utf8_lossy(&l)))
+            } else {
+                conn.io().write_all(b"504 mechanism not offered\r\n")?;
+                continue;
+            };
+            authed = ok;
+            conn.io().write_all(if ok {
+                b"235 2.7.0 authenticated\r\n"
+            } else {
+                b"535 5.7.8 authentication credentials invalid\r\n"
+            })?;
+        } else if let Some(a) = upper.strip_prefix("MAIL FROM:") {
+            if !authed {
+                w.write_all(b"530 5.7.0 authentication required\r\n")?;
+                continue;
+            }
+            from = cmd[cmd.len() - a.len()..]
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .trim_matches(['<', '>'])
+                .to_owned();
+            w.write_all(b"250 ok\r\n")?;
+        } else if let Some(a) = upper.strip_prefix("RCPT TO:") {
+            to.push(
+                cmd[cmd.len() - a.len()..]
+                    .trim_matches(['<', '>'])
+                    .to_owned(),
+            );
+            w.write_all(b"250 ok\r\n")?;
+        } else if upper == "DATA" {
+            w.write_all(b"354 go ahead\r\n")?;
+            let mut data = Vec::new();
+            loop {
+                let Some(l) = read_line_raw(conn.io())? else {
+                    return Ok(());
+                };
+                if l == b".\r\n" {
+                    break;
+                }
+                let l = if l.starts_with(b".") { &l[1..] } else { &l[..] };
+                data.extend_from_slice(l);
+            }
+            mails.lock().unwrap().push(Mail {
+                from: from.clone(),
+                to: to.clone(),
+                data,
+            });
+            conn.io().write_all(b"250 queued\r\n")?;
+        } else if upper == "QUIT" {
+            w.write_all(b"221 bye\r\n")?;
+            w.flush()?;
+            return Ok(());
+        } else if upper == "RSET" || upper == "NOOP" {
+            w.write_all(b"250 ok\r\n")?;
+        } else {
+            w.write_all(b"500 what\r\n")?;
+        }
+        conn.io().flush()?;
+    }
+}
+
+// ---------------------------------------------------------------- sendmail
+
+/// A stand-in sendmail: a shell script that writes its arguments (one a
+/// line) to `args` and its input to `message` in `dir`, and exits with
+/// `status` (printing a complaint to stderr when not 0).
+pub fn fake_sendmail(dir: &Path, status: u8) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("sendmail");
+    let script = format!(
+        "#!/bin/sh\n\
+         for a in \"$@\"; do printf '%s\\n' \"$a\"; done > '{d}/args'\n\
+         cat > '{d}/message'\n\
+         if [ {status} -ne 0 ]; then echo 'sendmail: queue file write error' >&2; fi\n\
+         exit {status}\n",
+        d = dir.display()
+    );
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+// ---------------------------------------------------------------- DNS for host addresses
+
+/// A DNS server on loopback (UDP) that knows the IPv4 addresses of a few
+/// host names: A queries for them get the address, AAAA queries an empty
+/// answer, every other name NXDOMAIN. Counts the queries per name.
+pub struct AddrDns {
+    pub addr: SocketAddr,
+    pub asked: Arc<Mutex<Vec<String>>>,
+    _stopper: Stopper,
+}
+
+impl AddrDns {
+    pub fn start(hosts: &[(&str, std::net::Ipv4Addr)]) -> AddrDns {
+        use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+        use hickory_proto::rr::rdata::A;
+        use hickory_proto::rr::{RData, Record, RecordType};
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = socket.local_addr().unwrap();
+        let table: HashMap<String, std::net::Ipv4Addr> =
+            hosts.iter().map(|(h, ip)| (format!("{h}."), *ip)).collect();
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (a, s) = (asked.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(q) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
+                let Some(question) = q.queries.first().cloned() else {
+                    continue;
+                };
+                let name = question.name().to_ascii().to_ascii_lowercase();
+                a.lock().unwrap().push(name.clone());
+                let mut r = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
+                r.metadata.recursion_desired = q.metadata.recursion_desired;
+                r.metadata.recursion_available = true;
+                r.add_query(question.clone());
+                match table.get(&name) {
+                    None => r.metadata.response_code = ResponseCode::NXDomain,
+                    Some(ip) if question.query_type() == RecordType::A => {
+                        r.add_answer(Record::from_rdata(
+                            question.name().clone(),
+                            60,
+                            RData::A(A(*ip)),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+                if let Ok(out) = r.to_vec() {
+                    let _ = socket.send_to(&out, peer);
+                }
+            }
+        });
+        AddrDns {
+            addr,
+            asked,
+            _stopper: Stopper {
+                stop,
+                wake: addr,
+                udp: true,
+                thread: Some(thread),
+            },
+        }
+    }
+
+    /// Queries for `name` (without the root dot) so far.
+    pub fn queries_for(&self, name: &str) -> usize {
+        let n = format!("{name}.");
+        self.asked
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| **a == n)
+            .count()
+    }
+}
