@@ -35,7 +35,11 @@ mkdir -p "$src/debian"
 deb=$src/debian
 sed "s/^Package: libsts0\$/Package: $libpkg/; s/libsts0 (= /$libpkg (= /" \
   packaging/deb/control > "$deb/control"
-date=$(date -R -u -d "@${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")
+# The last commit's time dates the changelog and the man pages, so that the
+# same commit gives the same packages.
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
+export SOURCE_DATE_EPOCH
+date=$(date -R -u -d "@$SOURCE_DATE_EPOCH")
 cat > "$deb/changelog" <<CHANGELOG
 libsts ($version) unstable; urgency=medium
 

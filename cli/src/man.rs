@@ -31,10 +31,28 @@ fn render(cmd: &clap::Command, page: &str, dir: &Path) -> io::Result<PathBuf> {
     clap_mangen::Man::new(cmd.clone())
         .title(page.to_uppercase())
         .section("1")
+        .date(page_date())
         .source(concat!("libsts ", env!("CARGO_PKG_VERSION")))
         .manual("libsts")
         .render(&mut out)?;
     let path = dir.join(format!("{page}.1"));
     std::fs::write(&path, out)?;
     Ok(path)
+}
+
+/// The pages' date: SOURCE_DATE_EPOCH when the build sets it (reproducible
+/// packages), else today; as `YYYY-MM-DD`.
+fn page_date() -> String {
+    let secs = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        });
+    u32::try_from(secs / 86_400)
+        .ok()
+        .and_then(sts_core::tlsrpt::report::civil_from_days)
+        .map_or_else(String::new, |(y, m, d)| format!("{y:04}-{m:02}-{d:02}"))
 }

@@ -26,7 +26,11 @@ fn subcommands() -> Vec<String> {
 #[test]
 fn every_listed_subcommand_gets_a_page_and_nothing_else_does() {
     let dir = std::env::temp_dir().join(format!("sts-man-{}", std::process::id()));
-    let out = sts(&["man", dir.to_str().unwrap()]);
+    let out = Command::new(env!("CARGO_BIN_EXE_sts"))
+        .args(["man", dir.to_str().unwrap()])
+        .env("SOURCE_DATE_EPOCH", "1800000000")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{out:?}");
     let mut want: Vec<String> = subcommands().iter().map(|c| format!("sts-{c}.1")).collect();
     assert!(want.len() >= 4, "too few subcommands in --help: {want:?}");
@@ -44,6 +48,12 @@ fn every_listed_subcommand_gets_a_page_and_nothing_else_does() {
     assert!(main.contains("dns\\-server"), "global options documented");
     let check = std::fs::read_to_string(dir.join("sts-check.1")).unwrap();
     assert!(check.contains(".TH STS-CHECK 1"), "{check}");
+    // SOURCE_DATE_EPOCH (1,800,000,000 s) gives the date: reproducible pages.
+    let th = format!(
+        ".TH STS-CHECK 1 2027-01-15 \"libsts {}\"",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(check.contains(&th), "{check}");
     // The synopsis names the command as typed, not the page.
     assert!(check.contains("sts check"), "{check}");
     std::fs::remove_dir_all(&dir).unwrap();
