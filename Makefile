@@ -58,7 +58,7 @@ demo: all
 	@echo "== policy-check (libsts.a): a host the policy does not permit"
 	$(BUILD)/policy-check-static c-examples/sample/mta-sts.txt mx9.example.com; test $$? -eq 1
 
-test: rust-test c-test nostd
+test: rust-test c-test abi-test nostd
 
 rust-test:
 	$(CARGO) test --workspace
@@ -77,6 +77,25 @@ c-test: all $(C_TESTS:%=$(BUILD)/test-%-shared) $(C_TESTS:%=$(BUILD)/test-%-stat
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test-client-asan
 	$(BUILD)/test-file_modes-shared
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test-file_modes-asan
+
+.PHONY: abi-test abi-check cross-test
+
+# The C ABI can grow: a program built against an older header works with
+# this libsts.so; each header in include/ declares what its library has.
+abi-test: lib | $(BUILD)
+	tests/c/older-header.sh $(BUILD) $(LIBDIR)
+	tests/c/feature-headers.sh $(BUILD)
+
+# The ABI of libsts.so.0 against ffi/abi/libsts.so.0.abi (abigail-tools):
+# fails on a change that needs a SONAME bump; --self-test shows it does.
+abi-check: lib
+	scripts/abi-check.sh --self-test
+	scripts/abi-check.sh
+
+# sts-core's tests and tests/c/vectors.c against libsts.a on aarch64 and
+# s390x (big-endian) under qemu-user (needs qemu-user and the cross gccs).
+cross-test:
+	scripts/cross-test.sh
 
 # The core must build for a target with no std at all.
 nostd:

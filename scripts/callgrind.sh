@@ -16,6 +16,12 @@
 # ../shared/bench (typical_crlf small testing large); pattern, txt, tlsrpt,
 # noop.
 #
+# The C boundary: abi_parse:FILE and abi_match:FILE run the same operation
+# through libsts.so (tests/c/bench_abi.c, struct filled, check word, NULL
+# checks, panic boundary); rust_parse:FILE and rust_match:FILE run it on
+# sts-core with the whole result kept (ffi/examples/bench_rust.rs), the
+# fair baseline: their difference is what the C ABI adds per call.
+#
 #   --check     exit 1 if a budget is missed: parse:typical_crlf < 600,
 #               match:typical_crlf (3 mx) < 100, parse:large (200 mx) < 10000
 #   --annotate  also print callgrind_annotate of the N2 run for each OP
@@ -46,7 +52,8 @@ if [[ ${#ops[@]} -eq 0 ]]; then
         match:typical_crlf match:small match:testing match:large
         pattern txt tlsrpt newlines:typical_crlf newlines:large
         newlines_chunked:typical_crlf newlines_chunked:large
-        classify:typical_crlf classify:large noop)
+        classify:typical_crlf classify:large noop
+        rust_parse:typical_crlf abi_parse:typical_crlf rust_match:typical_crlf abi_match:typical_crlf)
 fi
 
 command -v valgrind >/dev/null || {
@@ -58,13 +65,25 @@ cd "$root"
 cargo build --quiet --release -p sts-core --example bench_one
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 bin=$target_dir/release/examples/bench_one
+bench_dir=${STS_BENCH_DIR:-$root/../shared/bench}
+if [[ " ${ops[*]}" == *" abi_"* || " ${ops[*]}" == *" rust_"* ]]; then
+    cargo build --quiet --release -p sts-ffi --example bench_rust
+    mkdir -p "$target_dir/bench-abi"
+    cc -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -g -I"$root/include" -o "$target_dir/bench-abi/bench_abi" \
+        "$root/tests/c/bench_abi.c" -L"$target_dir/release" -lsts -Wl,-rpath,"$target_dir/release"
+fi
 out=${STS_CALLGRIND_OUT:-$(mktemp -d)}
 mkdir -p "$out"
 
 # Total instructions (Ir) of one callgrind run.
 count() {
     local op=$1 n=$2 file=$out/callgrind.out.${1//[:\/]/_}.$2
-    valgrind --tool=callgrind --callgrind-out-file="$file" "$bin" "$op" "$n" >/dev/null 2>"$file.log" || {
+    local cmd=("$bin" "$op" "$n")
+    case $op in
+    abi_*) cmd=("$target_dir/bench-abi/bench_abi" "${op#abi_}" "$n" "$bench_dir") ;;
+    rust_*) cmd=("$target_dir/release/examples/bench_rust" "${op#rust_}" "$n" "$bench_dir") ;;
+    esac
+    valgrind --tool=callgrind --callgrind-out-file="$file" "${cmd[@]}" >/dev/null 2>"$file.log" || {
         cat "$file.log" >&2
         return 1
     }

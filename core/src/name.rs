@@ -202,15 +202,15 @@ mod block {
         fn classify(s: &[u8], i: usize, lead: Lead) -> (u32, u32);
     }
 
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(feature = "swar")))]
     pub(super) type Native = Sse2;
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2", not(feature = "swar"))))]
     pub(super) type Native = Swar;
 
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(feature = "swar")))]
     pub(super) struct Sse2;
 
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(feature = "swar")))]
     impl Classify for Sse2 {
         const LEN: usize = 16;
         const ALL: u32 = 0xffff;
@@ -273,7 +273,7 @@ mod block {
 
     /// The bytes from `i` to the end of `s`, padded with zeros (only for
     /// the last block of a text, so kept out of the loop).
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(feature = "swar")))]
     #[cold]
     #[inline(never)]
     fn padded(s: &[u8], i: usize) -> [u8; 17] {
@@ -429,7 +429,7 @@ pub fn eq_valid_ignore_case(valid: &[u8], other: &[u8]) -> bool {
             .zip(other)
             .all(|(&v, &o)| (v ^ o) & !((v >> 1) & 0x20) == 0);
     }
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(feature = "swar")))]
     if (16..=32).contains(&n) {
         return sse2_eq_valid_ignore_case(valid, other);
     }
@@ -453,7 +453,7 @@ pub fn eq_valid_ignore_case(valid: &[u8], other: &[u8]) -> bool {
 
 /// [`eq_valid_ignore_case`] for 16 to 32 bytes: two overlapping 16-byte
 /// blocks, at the start and at the end.
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(feature = "swar")))]
 #[inline(always)]
 fn sse2_eq_valid_ignore_case(valid: &[u8], other: &[u8]) -> bool {
     use safe_arch::{

@@ -78,3 +78,69 @@ pub(crate) unsafe fn write<T>(ptr: *mut T, value: T) {
     // SAFETY: non-null (checked by `out_ptr`), validity is the caller's contract.
     unsafe { ptr.write(value) }
 }
+
+/// An optional NUL-terminated UTF-8 string: NULL is `None`.
+#[cfg(feature = "client")]
+///
+/// # Safety
+/// `ptr` must be NULL or point to a NUL-terminated string valid for `'a`.
+pub(crate) unsafe fn opt_utf8<'a>(ptr: *const c_char) -> Result<Option<&'a str>, sts_result> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-null and NUL-terminated by the caller's contract.
+    let b = unsafe { cstr(ptr) }?;
+    core::str::from_utf8(b)
+        .map(Some)
+        .map_err(|_| sts_result::STS_ERR_NOT_UTF8)
+}
+
+/// A required NUL-terminated UTF-8 string.
+///
+/// # Safety
+/// As for [`opt_utf8`].
+#[cfg(feature = "client")]
+pub(crate) unsafe fn utf8<'a>(ptr: *const c_char) -> Result<&'a str, sts_result> {
+    // SAFETY: forwarded to the caller.
+    unsafe { opt_utf8(ptr) }?.ok_or(sts_result::STS_ERR_NULL)
+}
+
+/// The `n` (pointer, length) pairs of a C array of byte ranges, each
+/// entry checked as by [`bytes`]. NULL arrays are allowed only when `n` is
+/// 0. Absurd counts are refused before memory is touched: no real chain,
+/// root store, TLSA RRset or TXT answer comes near 65536 entries.
+///
+/// # Safety
+/// `ptrs` and `lens` must hold `n` entries, each valid for its length.
+pub(crate) unsafe fn byte_ranges<'a>(
+    ptrs: *const *const u8,
+    lens: *const usize,
+    n: usize,
+) -> Result<impl Iterator<Item = &'a [u8]> + Clone, sts_result> {
+    let (ptrs, lens): (&[*const u8], &[usize]) = if n == 0 {
+        (&[], &[])
+    } else if ptrs.is_null() || lens.is_null() {
+        return Err(sts_result::STS_ERR_NULL);
+    } else if n > 1 << 16 {
+        return Err(sts_result::STS_ERR_INVALID_ARGUMENT);
+    } else {
+        // SAFETY: non-null with `n` entries by contract.
+        unsafe {
+            (
+                core::slice::from_raw_parts(ptrs, n),
+                core::slice::from_raw_parts(lens, n),
+            )
+        }
+    };
+    // Every entry is checked first, so that the caller's work cannot fail
+    // half-way on a NULL in the middle.
+    for (p, l) in ptrs.iter().zip(lens) {
+        // SAFETY: forwarded to the caller.
+        unsafe { bytes(*p, *l) }?;
+    }
+    Ok(ptrs.iter().zip(lens).map(|(p, l)| {
+        // SAFETY: checked just above (non-null, length bounded); validity
+        // is the caller's contract.
+        unsafe { core::slice::from_raw_parts(*p, *l) }
+    }))
+}

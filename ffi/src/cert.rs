@@ -1,79 +1,41 @@
 //! Certificate checks for an MX host: WebPKI (RFC 8461 §4.2) and
 //! DANE-TLSA (RFC 7672), over DER byte arrays from the caller.
 
-use crate::boundary::{bytes, cstr, guard};
+use crate::boundary::{byte_ranges, cstr, guard};
 use crate::result::sts_result;
 use core::ffi::c_char;
 #[cfg(feature = "cert")]
 use sts_core::cert;
 use sts_core::dane;
 
-/// The `n` (pointer, length) pairs of a C array, checked. NULL arrays are
-/// allowed only when `n` is 0.
+/// The byte ranges of a C array in a heap vector.
 ///
 /// # Safety
-/// `ptrs` and `lens` must hold `n` entries.
-unsafe fn pairs<'a>(
-    ptrs: *const *const u8,
-    lens: *const usize,
-    n: usize,
-) -> Result<(&'a [*const u8], &'a [usize]), sts_result> {
-    if n == 0 {
-        return Ok((&[], &[]));
-    }
-    if ptrs.is_null() || lens.is_null() {
-        return Err(sts_result::STS_ERR_NULL);
-    }
-    // Refuse absurd counts before touching memory: no real chain, root
-    // store or TLSA RRset comes near this.
-    if n > 1 << 16 {
-        return Err(sts_result::STS_ERR_INVALID_ARGUMENT);
-    }
-    // SAFETY: non-null with `n` entries by contract.
-    Ok(unsafe {
-        (
-            core::slice::from_raw_parts(ptrs, n),
-            core::slice::from_raw_parts(lens, n),
-        )
-    })
-}
-
-/// Collects the byte ranges of a C array into a heap vector.
-///
-/// # Safety
-/// As for [`pairs`]; each entry valid for its length.
+/// As for [`byte_ranges`].
 #[cfg(feature = "cert")]
 unsafe fn byte_arrays<'a>(
     ptrs: *const *const u8,
     lens: *const usize,
     n: usize,
 ) -> Result<Vec<&'a [u8]>, sts_result> {
-    // SAFETY: forwarded caller contract.
-    let (ptrs, lens) = unsafe { pairs(ptrs, lens, n) }?;
-    ptrs.iter()
-        .zip(lens)
-        // SAFETY: forwarded caller contract.
-        .map(|(p, l)| unsafe { bytes(*p, *l) })
-        .collect()
+    // SAFETY: forwarded to the caller.
+    Ok(unsafe { byte_ranges(ptrs, lens, n) }?.collect())
 }
 
-/// Collects the byte ranges of a C array into a fixed array, for builds
-/// without a heap; more than `N` entries is `STS_ERR_INVALID_ARGUMENT`.
+/// The byte ranges of a C array in a fixed array, for builds without a
+/// heap; more than `N` entries is `STS_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
-/// As for [`pairs`]; each entry valid for its length.
+/// As for [`byte_ranges`].
 #[cfg(not(feature = "cert"))]
 unsafe fn byte_arrays<'a, const N: usize>(
     ptrs: *const *const u8,
     lens: *const usize,
     n: usize,
 ) -> Result<heapless::Vec<&'a [u8], N>, sts_result> {
-    // SAFETY: forwarded caller contract.
-    let (ptrs, lens) = unsafe { pairs(ptrs, lens, n) }?;
     let mut out = heapless::Vec::new();
-    for (p, l) in ptrs.iter().zip(lens) {
-        // SAFETY: forwarded caller contract.
-        let b = unsafe { bytes(*p, *l) }?;
+    // SAFETY: forwarded to the caller.
+    for b in unsafe { byte_ranges(ptrs, lens, n) }? {
         out.push(b)
             .map_err(|_| sts_result::STS_ERR_INVALID_ARGUMENT)?;
     }
@@ -118,7 +80,7 @@ pub unsafe extern "C" fn sts_cert_verify(
     now_unix: u64,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract covers every pointer read here.
         let (chain, roots, host) = unsafe {
             (
                 byte_arrays(chain_der, chain_lens, chain_n)?,
@@ -159,24 +121,24 @@ pub unsafe extern "C" fn sts_dane_verify(
     now_unix: u64,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract covers every pointer read here.
         #[cfg(feature = "cert")]
-        let (chain, tlsa) = unsafe {
+        let (chain, tlsa, host) = unsafe {
             (
                 byte_arrays(chain_der, chain_lens, chain_n)?,
                 byte_arrays(tlsa_rdata, tlsa_lens, tlsa_n)?,
+                cstr(mx_host)?,
             )
         };
-        // SAFETY: forwarded caller contract.
+        // SAFETY: as above.
         #[cfg(not(feature = "cert"))]
-        let (chain, tlsa) = unsafe {
+        let (chain, tlsa, host) = unsafe {
             (
                 byte_arrays::<FIXED_CHAIN>(chain_der, chain_lens, chain_n)?,
                 byte_arrays::<FIXED_TLSA>(tlsa_rdata, tlsa_lens, tlsa_n)?,
+                cstr(mx_host)?,
             )
         };
-        // SAFETY: forwarded caller contract.
-        let host = unsafe { cstr(mx_host) }?;
         dane::verify(&chain, &tlsa, host, now_unix)?;
         Ok(())
     })

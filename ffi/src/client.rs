@@ -1,7 +1,8 @@
 //! The std client through the C ABI: an opaque `sts_client` that looks up,
 //! fetches and caches policies and answers "may I deliver to this MX host?".
 
-use crate::boundary::{cstr, guard, out_ptr, write};
+use crate::boundary::{arg, guard, opt_utf8, out_ptr, utf8, write};
+use crate::extensible::{self, extensible};
 use crate::result::sts_result;
 use ::sts_client::{
     Client, ClientOptions, DaneStatus, DecisionMode, DecisionRequest, DnsError, LookupError,
@@ -40,19 +41,24 @@ pub type sts_txt_lookup_fn = Option<
     ) -> u32,
 >;
 
-/// Settings for `sts_client_new`. Zero or NULL fields take their default,
-/// after the environment: `STS_DNS_SERVER`, `STS_CA_FILE`,
-/// `STS_HTTPS_PORT`, `STS_CACHE`, `STS_HTTPS_CONNECT`.
+/// Settings for `sts_client_new`. Set `struct_size` to
+/// `sizeof(sts_client_options)` and every other field to zero or NULL
+/// (`STS_INIT(sts_client_options)` does both), then change what you need.
+/// Zero or NULL fields take their default, after the environment:
+/// `STS_DNS_SERVER`, `STS_CA_FILE`, `STS_HTTPS_PORT`, `STS_CACHE`,
+/// `STS_HTTPS_CONNECT`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct sts_client_options {
+    /// `sizeof(sts_client_options)` as the caller's header declares it.
+    pub struct_size: u32,
+    /// HTTPS port of policy hosts; 0 means 443.
+    pub https_port: u16,
     /// DNS server, `"ip"` or `"ip:port"`; default the first nameserver of
     /// /etc/resolv.conf.
     pub dns_server: *const c_char,
     /// PEM file of trusted roots for policy hosts; default the Mozilla roots.
     pub ca_file: *const c_char,
-    /// HTTPS port of policy hosts; 0 means 443.
-    pub https_port: u16,
     /// Directory of the on-disk policy cache shared by processes; default
     /// memory only (lost when the process exits).
     pub cache_path: *const c_char,
@@ -75,6 +81,20 @@ pub struct sts_client_options {
     /// Passed to `txt_lookup` unchanged.
     pub txt_lookup_userdata: *mut c_void,
 }
+
+extensible!(sts_client_options {
+    https_port,
+    dns_server,
+    ca_file,
+    cache_path,
+    https_connect,
+    dns_timeout_ms,
+    https_timeout_ms,
+    txt_recheck_s,
+    failure_backoff_s,
+    txt_lookup,
+    txt_lookup_userdata,
+});
 
 /// An MTA-STS client: made by `sts_client_new`, freed by `sts_client_free`.
 /// One per process is enough; it may be used from several threads. It
@@ -146,19 +166,15 @@ pub enum sts_source {
     STS_SOURCE_CACHE = 2,
 }
 
-/// The answer of `sts_client_decide`.
+/// The answer of `sts_client_decide`. Set `struct_size` to
+/// `sizeof(sts_decision)` before the call (`STS_INIT(sts_decision)`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct sts_decision {
+    /// `sizeof(sts_decision)` as the caller's header declares it; kept.
+    pub struct_size: u32,
     /// The mode in force.
     pub mode: sts_decision_mode,
-    /// Whether the MX host is permitted by the policy (true without one).
-    pub mx_permitted: bool,
-    /// Do not deliver to this MX host now: `enforce` and not permitted
-    /// (after re-checking the TXT record, RFC 8461 §5.1). Defer, do not bounce.
-    pub refuse: bool,
-    /// Require TLS with a certificate valid for the MX host (`enforce`).
-    pub tls_required: bool,
     /// Where the policy came from.
     pub source: sts_source,
     /// `max_age` of the policy in force, or 0.
@@ -169,9 +185,28 @@ pub struct sts_decision {
     /// `STS_OK`, or why the lookup had trouble (with a cached policy still
     /// in force, a failed refresh is reported here too).
     pub lookup_error: sts_result,
+    /// Whether the MX host is permitted by the policy (true without one).
+    pub mx_permitted: bool,
+    /// Do not deliver to this MX host now: `enforce` and not permitted
+    /// (after re-checking the TXT record, RFC 8461 §5.1). Defer, do not bounce.
+    pub refuse: bool,
+    /// Require TLS with a certificate valid for the MX host (`enforce`).
+    pub tls_required: bool,
     /// Whether `lookup_error` is temporary (DNS or network trouble).
     pub lookup_error_temporary: bool,
 }
+
+extensible!(sts_decision {
+    mode,
+    source,
+    max_age,
+    tlsrpt_failure,
+    lookup_error,
+    mx_permitted,
+    refuse,
+    tls_required,
+    lookup_error_temporary,
+});
 
 struct CallbackResolver {
     f: unsafe extern "C" fn(*mut c_void, *const c_char, *mut sts_txt_answer) -> u32,
@@ -214,10 +249,13 @@ pub unsafe extern "C" fn sts_txt_answer_add(
     len: usize,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
-        let a = unsafe { answer.as_mut() }.ok_or(sts_result::STS_ERR_NULL)?;
-        // SAFETY: forwarded caller contract.
-        let bytes = unsafe { crate::boundary::bytes(record, len) }?;
+        // SAFETY: this function's contract covers both pointers.
+        let (a, bytes) = unsafe {
+            (
+                answer.as_mut().ok_or(sts_result::STS_ERR_NULL)?,
+                crate::boundary::bytes(record, len)?,
+            )
+        };
         if a.records.len() >= 64 || bytes.len() > 64 << 10 {
             return Err(sts_result::STS_ERR_INVALID_ARGUMENT);
         }
@@ -226,25 +264,15 @@ pub unsafe extern "C" fn sts_txt_answer_add(
     })
 }
 
-/// An optional C string as a Rust string.
-///
-/// # Safety
-/// `p` must be NULL or NUL-terminated.
-unsafe fn opt_str(p: *const c_char) -> Result<Option<String>, sts_result> {
-    if p.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: forwarded caller contract.
-    let b = unsafe { cstr(p) }?;
-    let s = std::str::from_utf8(b).map_err(|_| sts_result::STS_ERR_NOT_UTF8)?;
-    Ok(Some(s.to_owned()))
-}
-
 /// Makes a client. `options` may be NULL (all defaults). On success
 /// `*client` receives a handle to free with `sts_client_free`.
 /// `STS_ERR_CLIENT_CONFIG` for a malformed setting (also from the
 /// environment), `STS_ERR_CLIENT_CACHE` if the cache directory cannot be
-/// created or opened.
+/// created or opened, `STS_ERR_STRUCT_SIZE` if `options->struct_size` is
+/// not set (or sets fields this library does not know).
+///
+/// Allocates the client (and, as it works, its in-memory cache and
+/// buffers), all released by `sts_client_free`.
 ///
 /// # Safety
 /// `options` must be NULL or valid; its strings NUL-terminated; `client`
@@ -258,21 +286,26 @@ pub unsafe extern "C" fn sts_client_new(
         let dst = out_ptr(client)?;
         let mut opts = ClientOptions::default();
         let mut resolver: Option<Arc<dyn TxtResolver>> = None;
-        // SAFETY: forwarded caller contract.
-        if let Some(o) = unsafe { options.as_ref() } {
+        let options = if options.is_null() {
+            None
+        } else {
+            // SAFETY: non-null; its `struct_size` bytes are readable by contract.
+            Some(unsafe { extensible::read(options) }?)
+        };
+        if let Some(o) = options {
             let config = |_| sts_result::STS_ERR_CLIENT_CONFIG;
-            // SAFETY: forwarded caller contract.
+            // SAFETY: this function's contract: the strings of `options`.
             let (dns, ca, cache, connect) = unsafe {
                 (
-                    opt_str(o.dns_server)?,
-                    opt_str(o.ca_file)?,
-                    opt_str(o.cache_path)?,
-                    opt_str(o.https_connect)?,
+                    opt_utf8(o.dns_server)?,
+                    opt_utf8(o.ca_file)?,
+                    opt_utf8(o.cache_path)?,
+                    opt_utf8(o.https_connect)?,
                 )
             };
             if let Some(d) = dns {
                 opts.dns_server = Some(
-                    ::sts_client::dns::parse_server(&d).ok_or(sts_result::STS_ERR_CLIENT_CONFIG)?,
+                    ::sts_client::dns::parse_server(d).ok_or(sts_result::STS_ERR_CLIENT_CONFIG)?,
                 );
             }
             opts.ca_file = ca.map(PathBuf::from);
@@ -328,7 +361,7 @@ pub unsafe extern "C" fn sts_client_free(client: *mut sts_client) {
     }
 }
 
-fn lookup_code(e: &LookupError) -> sts_result {
+pub(crate) fn lookup_code(e: &LookupError) -> sts_result {
     match e {
         LookupError::BadDomain(_) => sts_result::STS_ERR_CLIENT_BAD_DOMAIN,
         LookupError::Dns(d) if d.is_temporary() => sts_result::STS_ERR_CLIENT_DNS_TEMPORARY,
@@ -346,10 +379,15 @@ fn lookup_code(e: &LookupError) -> sts_result {
 /// not in the return value, because "no policy" is a normal answer.
 /// `dane` is an `STS_DANE_*` value, `tls_required` an `STS_TLS_REQUIRED_*`
 /// value; other values give `STS_ERR_INVALID_ARGUMENT`.
+/// `decision->struct_size` must be set (`STS_ERR_STRUCT_SIZE`).
+///
+/// Allocates nothing that outlives the call: `tlsrpt_failure` is a static
+/// string. During the call the client allocates (DNS and HTTPS buffers, a
+/// fetched policy, the cache entry it keeps).
 ///
 /// # Safety
 /// `client` must come from `sts_client_new`; the strings NUL-terminated;
-/// `decision` writable.
+/// `decision` writable for its `struct_size` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn sts_client_decide(
     client: *const sts_client,
@@ -360,15 +398,15 @@ pub unsafe extern "C" fn sts_client_decide(
     decision: *mut sts_decision,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
-        let c = unsafe { client.as_ref() }.ok_or(sts_result::STS_ERR_NULL)?;
-        // SAFETY: forwarded caller contract.
-        let (domain, mx_host) = unsafe { (opt_str(domain)?, opt_str(mx_host)?) };
-        let (domain, mx_host) = (
-            domain.ok_or(sts_result::STS_ERR_NULL)?,
-            mx_host.ok_or(sts_result::STS_ERR_NULL)?,
-        );
-        let dst = out_ptr(decision)?;
+        // SAFETY: this function's contract covers every pointer read here.
+        let (c, domain, mx_host, size) = unsafe {
+            (
+                arg(client)?,
+                utf8(domain)?,
+                utf8(mx_host)?,
+                extensible::out_size(decision)?,
+            )
+        };
         let dane = match dane {
             STS_DANE_NOT_USABLE => DaneStatus::NotUsable,
             STS_DANE_USABLE => DaneStatus::Usable,
@@ -380,8 +418,8 @@ pub unsafe extern "C" fn sts_client_decide(
             _ => return Err(sts_result::STS_ERR_INVALID_ARGUMENT),
         };
         let d = c.inner.decide_with(&DecisionRequest {
-            domain: &domain,
-            mx_host: &mx_host,
+            domain,
+            mx_host,
             dane,
             tls_required_no,
         });
@@ -389,6 +427,7 @@ pub unsafe extern "C" fn sts_client_decide(
             .failure
             .and_then(|f| sts_core::tlsrpt::ResultType::from_name(f.as_str().as_bytes()).ok());
         let value = sts_decision {
+            struct_size: size,
             mode: match d.mode {
                 DecisionMode::Enforce => sts_decision_mode::STS_DECISION_ENFORCE,
                 DecisionMode::Testing => sts_decision_mode::STS_DECISION_TESTING,
@@ -410,8 +449,8 @@ pub unsafe extern "C" fn sts_client_decide(
             lookup_error: d.error.as_ref().map_or(sts_result::STS_OK, lookup_code),
             lookup_error_temporary: d.error.as_ref().is_some_and(LookupError::is_temporary),
         };
-        // SAFETY: checked non-null; writable by contract.
-        unsafe { write(dst, value) };
+        // SAFETY: checked by `out_size`; writable by contract.
+        unsafe { extensible::write(decision, size, &value) };
         Ok(())
     })
 }
@@ -435,14 +474,12 @@ pub unsafe extern "C" fn sts_client_permitted_mx(
     count: *mut usize,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
-        let c = unsafe { client.as_ref() }.ok_or(sts_result::STS_ERR_NULL)?;
-        // SAFETY: forwarded caller contract.
-        let domain = unsafe { opt_str(domain) }?.ok_or(sts_result::STS_ERR_NULL)?;
+        // SAFETY: this function's contract.
+        let (c, domain) = unsafe { (arg(client)?, utf8(domain)?) };
         let (buf, count) = (out_ptr(buf)?, out_ptr(count)?);
         let mx = c
             .inner
-            .permitted_mx(&domain)
+            .permitted_mx(domain)
             .ok_or(sts_result::STS_ERR_CLIENT_NO_POLICY)?;
         let text = mx.join("\n");
         if text.len() + 1 > cap {
@@ -473,8 +510,8 @@ pub unsafe extern "C" fn sts_client_refresh(
     refreshed: *mut usize,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
-        let c = unsafe { client.as_ref() }.ok_or(sts_result::STS_ERR_NULL)?;
+        // SAFETY: this function's contract.
+        let c = unsafe { arg(client) }?;
         let report = c.inner.refresh_all();
         // SAFETY: each output is NULL or writable by contract.
         unsafe {

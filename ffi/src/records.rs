@@ -1,7 +1,7 @@
 //! Parsing and matching: the TXT record, the policy file, MX patterns and
 //! the TLSRPT record, over caller-owned bytes and with no allocation.
 
-use crate::boundary::{arg, bytes, cstr, guard, out_ptr, write};
+use crate::boundary::{arg, byte_ranges, bytes, cstr, guard, out_ptr, write};
 use crate::result::sts_result;
 use core::ptr::addr_of;
 use sts_core::policy::{self, Mode, Policy, PolicyParts, Span, INLINE_MX};
@@ -88,32 +88,49 @@ pub struct sts_tlsrpt_record {
 }
 
 /// A value derived from the other fields, so that a struct that libsts did
-/// not fill (or that was changed) is refused rather than trusted.
-fn check_word(ptr: *const u8, words: &[u64]) -> u32 {
-    let mut h: u64 = 0x5354_5331_cbf2_9ce4 ^ (ptr as usize as u64);
-    for w in words {
-        h = (h ^ w).wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    (h ^ (h >> 32)) as u32
+/// not fill (uninitialised, zeroed) or whose fields were changed is refused
+/// rather than trusted. One multiply over the folded words: it runs on
+/// every call that takes a parsed struct, and the boundary is meant to cost
+/// next to nothing (docs/benchmarks.md).
+#[inline(always)]
+fn check_word(ptr: *const u8, a: u64, b: u64) -> u32 {
+    let h = ((ptr as usize as u64) ^ 0x5354_5331_cbf2_9ce4 ^ a.rotate_left(21) ^ b.rotate_left(43))
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (h >> 32) as u32
 }
 
-fn policy_check(p: &PolicyParts, text: *const u8, len: usize) -> u32 {
-    let mut words = [0u64; MX_WORDS + 4];
-    words[0] = len as u64;
-    words[1] = p.mx_count as u64;
-    words[2] = u64::from(p.rest_from);
-    words[3] = u64::from(p.max_age) | (p.mode as u64) << 32;
-    for (i, s) in p.inline.iter().enumerate() {
-        words[4 + 2 * i] = u64::from(s.start);
-        words[5 + 2 * i] = u64::from(s.len);
+/// The check word of a policy: the text, its counts, mode and max_age, and
+/// the inline mx spans (summed with their positions, so a changed or
+/// swapped span changes it).
+#[inline(always)]
+fn policy_check(
+    text: *const u8,
+    len: usize,
+    mx_count: usize,
+    rest_from: u32,
+    max_age: u32,
+    mode: u32,
+    spans: &[u32; MX_WORDS],
+) -> u32 {
+    // Each word xor a constant of its position, then summed: a changed or
+    // swapped span changes the sum, and the loop vectorises.
+    let mut fold = 0u32;
+    for (i, w) in spans.iter().enumerate() {
+        fold = fold.wrapping_add(w ^ (i as u32).wrapping_mul(0x9e37_79b9));
     }
-    check_word(text, &words)
+    let fold = u64::from(fold);
+    check_word(
+        text,
+        len as u64 ^ (mx_count as u64) << 32 ^ fold,
+        u64::from(rest_from) ^ u64::from(max_age) << 32 ^ u64::from(mode) << 30,
+    )
 }
 
 /// Rebuilds a core policy from a caller's struct.
 ///
 /// # Safety
 /// `p` must be NULL or point to a readable `sts_policy` whose text is alive.
+#[inline(always)]
 unsafe fn load_policy<'a>(p: *const sts_policy) -> Result<Policy<'a>, sts_result> {
     if p.is_null() {
         return Err(sts_result::STS_ERR_NULL);
@@ -152,7 +169,7 @@ unsafe fn load_policy<'a>(p: *const sts_policy) -> Result<Policy<'a>, sts_result
         inline,
         rest_from,
     };
-    if check != policy_check(&parts, text, len) {
+    if check != policy_check(text, len, mx_count, rest_from, max_age, mode_raw, &words) {
         return Err(sts_result::STS_ERR_CORRUPT_STRUCT);
     }
     // SAFETY: the check word shows libsts filled this struct from a live
@@ -175,7 +192,7 @@ pub unsafe extern "C" fn sts_policy_parse(
     out: *mut sts_policy,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract.
         let text = unsafe { bytes(text, len) }?;
         let dst = out_ptr(out)?;
         let p = policy::parse(text)?;
@@ -193,7 +210,15 @@ pub unsafe extern "C" fn sts_policy_parse(
             private_len: text.len(),
             private_mx,
             private_rest_from: parts.rest_from,
-            private_check: policy_check(&parts, text.as_ptr(), text.len()),
+            private_check: policy_check(
+                text.as_ptr(),
+                text.len(),
+                parts.mx_count,
+                parts.rest_from,
+                parts.max_age,
+                parts.mode as u32,
+                &private_mx,
+            ),
         };
         // SAFETY: `dst` checked non-null; writable by contract.
         unsafe { write(dst, value) };
@@ -216,7 +241,7 @@ pub unsafe extern "C" fn sts_policy_mx(
     name_len: *mut usize,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract.
         let p = unsafe { load_policy(policy) }?;
         let (name, name_len) = (out_ptr(name)?, out_ptr(name_len)?);
         let mx = p
@@ -245,9 +270,9 @@ pub unsafe extern "C" fn sts_policy_match_mx(
     mx_host: *const core::ffi::c_char,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract.
         let p = unsafe { load_policy(policy) }?;
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract.
         let host = unsafe { cstr(mx_host) }?;
         p.match_mx(host)?;
         Ok(())
@@ -267,7 +292,7 @@ pub unsafe extern "C" fn sts_mx_pattern_match(
     mx_host: *const core::ffi::c_char,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract.
         let (pattern, host) = unsafe { (cstr(pattern)?, cstr(mx_host)?) };
         mx::pattern_match(pattern, host)?;
         Ok(())
@@ -293,7 +318,7 @@ pub unsafe extern "C" fn sts_txt_parse(
     out: *mut sts_txt_record,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract.
         let record = unsafe { bytes(txt, len) }?;
         let dst = out_ptr(out)?;
         let parsed = txt::parse(record)?;
@@ -322,33 +347,8 @@ pub unsafe extern "C" fn sts_txt_select(
 ) -> sts_result {
     guard(|| {
         let dst = out_ptr(out)?;
-        let (ptrs, lens) = if n == 0 {
-            (&[][..], &[][..])
-        } else {
-            if records.is_null() || lens.is_null() {
-                return Err(sts_result::STS_ERR_NULL);
-            }
-            if n > isize::MAX as usize / core::mem::size_of::<usize>() {
-                return Err(sts_result::STS_ERR_INVALID_ARGUMENT);
-            }
-            // SAFETY: non-null, `n` entries by contract.
-            unsafe {
-                (
-                    core::slice::from_raw_parts(records, n),
-                    core::slice::from_raw_parts(lens, n),
-                )
-            }
-        };
-        // Check every pointer first, so the selection itself cannot fail on
-        // a NULL in the middle.
-        for (p, l) in ptrs.iter().zip(lens) {
-            // SAFETY: forwarded caller contract.
-            unsafe { bytes(*p, *l) }?;
-        }
-        let all = ptrs.iter().zip(lens).filter_map(|(p, l)| {
-            // SAFETY: checked just above.
-            unsafe { bytes(*p, *l) }.ok()
-        });
+        // SAFETY: this function's contract covers the arrays and records.
+        let all = unsafe { byte_ranges(records, lens, n) }?;
         let parsed = txt::select(all)?;
         // SAFETY: checked non-null; writable by contract.
         unsafe { write(dst, txt_out(parsed)) };
@@ -357,7 +357,7 @@ pub unsafe extern "C" fn sts_txt_select(
 }
 
 fn tlsrpt_check(rua: *const u8, rua_len: usize, count: usize) -> u32 {
-    check_word(rua, &[rua_len as u64, count as u64])
+    check_word(rua, rua_len as u64, count as u64)
 }
 
 /// Parses a `_smtp._tls` TLSRPT record (RFC 8460 §3; strings joined).
@@ -372,7 +372,7 @@ pub unsafe extern "C" fn sts_tlsrpt_parse(
     out: *mut sts_tlsrpt_record,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract.
         let record = unsafe { bytes(txt, len) }?;
         let dst = out_ptr(out)?;
         let parsed = tlsrpt::parse(record)?;
@@ -403,7 +403,7 @@ pub unsafe extern "C" fn sts_tlsrpt_rua(
     uri_len: *mut usize,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
+        // SAFETY: this function's contract.
         let r = unsafe { arg(record) }?;
         let (uri, uri_len) = (out_ptr(uri)?, out_ptr(uri_len)?);
         if r.private_check != tlsrpt_check(r.private_rua, r.private_rua_len, r.rua_count) {

@@ -1,8 +1,9 @@
 //! TLSRPT (RFC 8460) outcome recording through the C ABI: one call per
 //! delivery attempt, safe from many processes at once.
 
-use crate::boundary::{cstr, guard};
+use crate::boundary::{arg, cstr, guard, opt_utf8};
 use crate::client::sts_client;
+use crate::extensible::{self, extensible};
 use crate::result::sts_result;
 use core::ffi::c_char;
 use sts_core::tlsrpt::{PolicyType, ResultType};
@@ -32,11 +33,15 @@ pub const STS_REPORT_SYNC: sts_report_sync = 0;
 /// outcomes of the last seconds may be lost if the machine crashes.
 pub const STS_REPORT_NO_SYNC: sts_report_sync = 1;
 
-/// One delivery outcome for `sts_report_record`. Optional strings may be
-/// NULL; all strings are NUL-terminated UTF-8.
+/// One delivery outcome for `sts_report_record`. Set `struct_size` to
+/// `sizeof(sts_report_outcome)` and the rest to zero or NULL
+/// (`STS_INIT(sts_report_outcome)`), then fill it in. Optional strings may
+/// be NULL; all strings are NUL-terminated UTF-8.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct sts_report_outcome {
+    /// `sizeof(sts_report_outcome)` as the caller's header declares it.
+    pub struct_size: u32,
     /// An `STS_POLICY_TYPE_*` value.
     pub policy_type: sts_policy_type,
     /// The recipient domain the policy belongs to (required).
@@ -61,27 +66,41 @@ pub struct sts_report_outcome {
     pub additional_information: *const c_char,
     /// `failure-reason-code`; optional.
     pub failure_reason_code: *const c_char,
-    /// Sessions this outcome stands for; 0 means 1.
-    pub count: u64,
-    /// When it happened, seconds since 1970; 0 means now.
-    pub at_unix: u64,
     /// An `STS_DELIVERY_*` value.
     pub delivery_kind: sts_delivery_kind,
     /// An `STS_REPORT_*SYNC` value.
     pub sync: sts_report_sync,
+    /// Sessions this outcome stands for; 0 means 1.
+    pub count: u64,
+    /// When it happened, seconds since 1970; 0 means now.
+    pub at_unix: u64,
 }
 
+extensible!(sts_report_outcome {
+    policy_type,
+    policy_domain,
+    policy_text,
+    mx_patterns,
+    receiving_mx_hostname,
+    result_type,
+    sending_mta_ip,
+    receiving_ip,
+    receiving_mx_helo,
+    additional_information,
+    failure_reason_code,
+    delivery_kind,
+    sync,
+    count,
+    at_unix,
+});
+
+/// An optional string field as an owned string, empty for NULL.
+///
 /// # Safety
 /// `p` must be NULL or NUL-terminated.
 unsafe fn text(p: *const c_char) -> Result<String, sts_result> {
-    if p.is_null() {
-        return Ok(String::new());
-    }
-    // SAFETY: forwarded caller contract.
-    let b = unsafe { cstr(p) }?;
-    std::str::from_utf8(b)
-        .map(str::to_owned)
-        .map_err(|_| sts_result::STS_ERR_NOT_UTF8)
+    // SAFETY: forwarded to the caller.
+    Ok(unsafe { opt_utf8(p) }?.unwrap_or_default().to_owned())
 }
 
 fn lines(s: &str) -> Vec<String> {
@@ -111,7 +130,7 @@ unsafe fn outcome(o: &sts_report_outcome) -> Result<Outcome, sts_result> {
     if o.policy_domain.is_null() {
         return Err(sts_result::STS_ERR_NULL);
     }
-    // SAFETY: forwarded caller contract, for every string below.
+    // SAFETY: the caller's contract, for every string below.
     let domain = unsafe { text(o.policy_domain) }?;
     let at = if o.at_unix == 0 {
         std::time::SystemTime::now()
@@ -176,10 +195,10 @@ pub unsafe extern "C" fn sts_report_record(
     outcome: *const sts_report_outcome,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
-        let (dir, o) = unsafe { (cstr(dir)?, crate::boundary::arg(outcome)?) };
-        // SAFETY: forwarded caller contract.
-        let (sync, o) = (o.sync, unsafe { self::outcome(o) }?);
+        // SAFETY: this function's contract covers every pointer read here.
+        let (dir, o) = unsafe { (cstr(dir)?, extensible::read(outcome)?) };
+        // SAFETY: as above, for the strings of the outcome.
+        let (sync, o) = (o.sync, unsafe { self::outcome(&o) }?);
         store(dir, &o, sync)
     })
 }
@@ -198,19 +217,23 @@ pub unsafe extern "C" fn sts_client_report_record(
     outcome: *const sts_report_outcome,
 ) -> sts_result {
     guard(|| {
-        // SAFETY: forwarded caller contract.
-        let c = unsafe { client.as_ref() }.ok_or(sts_result::STS_ERR_NULL)?;
-        // SAFETY: forwarded caller contract.
-        let (dir, raw) = unsafe { (cstr(dir)?, crate::boundary::arg(outcome)?) };
-        // SAFETY: forwarded caller contract.
-        let mut o = unsafe { self::outcome(raw) }?;
+        // SAFETY: this function's contract covers every pointer read here.
+        let (c, dir, raw) = unsafe { (arg(client)?, cstr(dir)?, extensible::read(outcome)?) };
+        // SAFETY: as above, for the strings of the outcome.
+        let mut o = unsafe { self::outcome(&raw) }?;
         if o.policy_type == PolicyType::Sts
             && raw.policy_text.is_null()
             && raw.mx_patterns.is_null()
         {
-            if let Some(p) = c.client().lookup(&o.policy_domain).policy {
-                o.policy_strings = lines(&String::from_utf8_lossy(&p.text));
-                o.mx_hosts = p.mx.clone();
+            // The same policy part `sts report record` records: the
+            // policy in force, or no-policy-found (RFC 8460 §4.3) for a
+            // domain without one. When DNS cannot tell, the caller's
+            // policy type stands.
+            let look = c.client().lookup(&o.policy_domain);
+            if let Ok(p) = sts_report::policy::outcome_for(&look, &o.policy_domain, o.at) {
+                o.policy_type = p.policy_type;
+                o.policy_strings = p.policy_strings;
+                o.mx_hosts = p.mx_hosts;
             }
         }
         store(dir, &o, raw.sync)

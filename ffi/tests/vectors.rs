@@ -267,6 +267,57 @@ fn structs_not_filled_by_libsts_are_refused() {
 }
 
 #[test]
+fn the_check_word_catches_a_change_to_any_field() {
+    let text = b"version: STSv1\nmode: testing\nmx: a.example\nmx: *.b.example\nmax_age: 86400\n";
+    let host = c"a.example".as_ptr();
+    unsafe {
+        let mut good: sts_policy = std::mem::zeroed();
+        assert_eq!(
+            sts_policy_parse(text.as_ptr(), text.len(), &mut good),
+            sts_result::STS_OK
+        );
+        let changes: Vec<(&str, Box<dyn Fn(&mut sts_policy)>)> = vec![
+            ("mode", Box::new(|p| p.mode = sts_mode::STS_MODE_ENFORCE)),
+            ("max_age", Box::new(|p| p.max_age += 1)),
+            ("mx_count", Box::new(|p| p.mx_count += 1)),
+            (
+                "private_text",
+                Box::new(|p| p.private_text = p.private_text.add(1)),
+            ),
+            ("private_len", Box::new(|p| p.private_len -= 1)),
+            ("private_rest_from", Box::new(|p| p.private_rest_from += 1)),
+            ("span swap", Box::new(|p| p.private_mx.swap(0, 2))),
+            (
+                "pair swap",
+                Box::new(|p| {
+                    p.private_mx.swap(0, 2);
+                    p.private_mx.swap(1, 3);
+                }),
+            ),
+        ];
+        for (name, change) in &changes {
+            let mut p = good;
+            change(&mut p);
+            assert_eq!(
+                sts_policy_match_mx(&p, host),
+                sts_result::STS_ERR_CORRUPT_STRUCT,
+                "{name}"
+            );
+        }
+        for i in 0..STS_POLICY_MX_WORDS {
+            let mut p = good;
+            p.private_mx[i] ^= 1;
+            assert_eq!(
+                sts_policy_match_mx(&p, host),
+                sts_result::STS_ERR_CORRUPT_STRUCT,
+                "private_mx[{i}]"
+            );
+        }
+        assert_eq!(sts_policy_match_mx(&good, host), sts_result::STS_OK);
+    }
+}
+
+#[test]
 fn version_and_strings_are_nul_terminated() {
     let v = unsafe { CStr::from_ptr(sts_version()) };
     assert_eq!(v.to_str(), Ok(env!("CARGO_PKG_VERSION")));

@@ -356,6 +356,7 @@ static sts_client *get_client(const char *path, unsigned char **yield, int *rc) 
   }
   free(err.s);
   memset(&o, 0, sizeof o);
+  o.struct_size = sizeof o;
   o.dns_server = opt(s.dns_server);
   o.ca_file = opt(s.ca_file);
   o.https_port = (uint16_t)s.https_port;
@@ -527,6 +528,7 @@ int exim_sts_policy(unsigned char **yield, int argc, unsigned char *argv[]) {
     return reply(yield, DL_OK, "no-policy");
   }
   memset(&d, 0, sizeof d);
+  d.struct_size = sizeof d;
   r = mode_of(c, domain, truthy(arg(argc, argv, 2)), &d, &st);
   if (st == LOOKUP_NO_MEMORY) {
     *yield = (unsigned char *)oom_msg;
@@ -674,6 +676,7 @@ int exim_sts_check_host(unsigned char **yield, int argc, unsigned char *argv[]) 
     return reply(yield, DL_OK, "ok"); /* several domains in one batch: set multi_domain = false */
   }
   memset(&d, 0, sizeof d);
+  d.struct_size = sizeof d;
   r = sts_client_decide(c, domain, host, truthy(arg(argc, argv, 3)) ? STS_DANE_USABLE : STS_DANE_NOT_USABLE,
                         STS_TLS_REQUIRED_DEFAULT, &d);
   if (r != STS_OK) {
@@ -826,6 +829,7 @@ int exim_sts_record(unsigned char **yield, int argc, unsigned char *argv[]) {
     return reply(yield, DL_OK, "skipped: no report_dir setting");
   }
   memset(&d, 0, sizeof d);
+  d.struct_size = sizeof d;
   r = mode_of(c, domain, 0, &d, &st);
   if (st == LOOKUP_NO_MEMORY) {
     *yield = (unsigned char *)oom_msg;
@@ -859,6 +863,7 @@ int exim_sts_record(unsigned char **yield, int argc, unsigned char *argv[]) {
   }
 
   memset(&o, 0, sizeof o);
+  o.struct_size = sizeof o;
   o.policy_type = STS_POLICY_TYPE_STS;
   o.policy_domain = domain;
   o.receiving_mx_hostname = host;

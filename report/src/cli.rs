@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use sts_client::{Client, ClientOptions, LookupError};
+use sts_client::{Client, ClientOptions};
 
 use crate::{
     day::now_unix, print_reports, record, send, Day, Failure, Outcome, PolicyType, ReportOptions,
@@ -323,32 +323,15 @@ fn outcome(a: &RecordArgs, client: &ClientOptions) -> Result<Outcome, String> {
 fn looked_up(domain: &str, at: u64, client: &ClientOptions) -> Result<Outcome, String> {
     let c = Client::new(client.clone()).map_err(|e| e.to_string())?;
     let look = c.lookup(domain);
-    if let Some(p) = &look.policy {
-        let mut o = Outcome::new(PolicyType::Sts, domain, at);
-        o.policy_strings = String::from_utf8_lossy(&p.text)
-            .lines()
-            .map(|l| l.trim_end_matches('\r'))
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect();
-        o.mx_hosts = p.mx.clone();
-        return Ok(o);
-    }
-    match &look.error {
-        None | Some(LookupError::Txt(_)) => Ok(Outcome::new(PolicyType::NoPolicyFound, domain, at)),
-        Some(LookupError::Dns(e)) if !e.is_temporary() => {
-            Ok(Outcome::new(PolicyType::NoPolicyFound, domain, at))
-        }
-        // A TXT record announces a policy that could not be had: the
-        // session was under MTA-STS, with no policy text to report.
-        Some(LookupError::Fetch(_) | LookupError::Invalid(_) | LookupError::BackedOff) => {
-            Ok(Outcome::new(PolicyType::Sts, domain, at))
-        }
-        Some(e) => Err(format!(
-            "cannot tell the policy of {domain}: {e}; give --policy-type (and \
-             --policy-string, --mx-pattern) to record without a lookup"
-        )),
-    }
+    crate::policy::outcome_for(&look, domain, at).map_err(|e| {
+        format!(
+            "cannot tell the policy of {domain}: {e} ({}); give --policy-type (and \
+             --policy-string, --mx-pattern) to record without a lookup",
+            look.error
+                .as_ref()
+                .map_or_else(String::new, ToString::to_string)
+        )
+    })
 }
 
 #[cfg(test)]

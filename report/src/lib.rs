@@ -31,6 +31,7 @@ pub mod https;
 pub mod mail;
 pub mod mailto;
 pub mod plan;
+pub mod policy;
 pub mod send;
 pub mod spool;
 pub mod store;

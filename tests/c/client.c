@@ -51,11 +51,12 @@ static uint32_t lookup(void *userdata, const char *name, sts_txt_answer *answer)
 int main(void) {
   sts_client_options opts;
   sts_client *client = NULL;
-  sts_decision d;
+  sts_decision d = STS_INIT(sts_decision);
   char buf[256];
   size_t n = 0;
 
   memset(&opts, 0, sizeof opts);
+  opts.struct_size = sizeof opts;
   opts.txt_lookup = lookup;
   opts.https_connect = "127.0.0.1";
   opts.https_port = 9; /* discard: nothing listens, connect is refused */
@@ -115,6 +116,7 @@ int main(void) {
     char cmd[128];
     sts_report_outcome o;
     memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
     CHECK(mkdtemp(dir) != NULL);
     o.policy_type = STS_POLICY_TYPE_STS;
     o.policy_domain = "policy.test";
@@ -138,12 +140,71 @@ int main(void) {
     CHECK(sts_report_record(dir, &o) == STS_OK);
     o.policy_domain = NULL;
     CHECK(sts_report_record(dir, &o) == STS_ERR_NULL);
-    /* Two outcomes stored (the report delivery was dropped). */
-    snprintf(cmd, sizeof cmd, "test $(cat %s/outcomes/*.log | wc -l) -eq 2", dir);
+    /* A domain without a policy: recorded as no-policy-found (RFC 8460
+     * §4.3), as `sts report record` does. */
+    o.policy_domain = "nxdomain.test";
+    o.receiving_mx_hostname = "mx1.nxdomain.test";
+    o.delivery_kind = 0;
+    CHECK(sts_client_report_record(client, dir, &o) == STS_OK);
+    snprintf(cmd, sizeof cmd, "grep -q 'no-policy-found.nxdomain[.]test'  %s/outcomes/*.log", dir);
+    CHECK(system(cmd) == 0);
+    /* Three outcomes stored (the report delivery was dropped). */
+    snprintf(cmd, sizeof cmd, "test $(cat %s/outcomes/*.log | wc -l) -eq 3", dir);
     CHECK(system(cmd) == 0);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
   }
+
+  /* sts_client_lookup: the policy of a domain without an MX host. */
+  {
+    sts_lookup l = STS_INIT(sts_lookup);
+    CHECK(sts_client_lookup(client, "nxdomain.test", &l) == STS_OK);
+    CHECK(l.mode == STS_DECISION_NO_POLICY && l.id == NULL && l.mx == NULL && l.mx_count == 0);
+    CHECK(l.lookup_error == STS_OK || l.lookup_error == STS_ERR_TXT_NO_RECORD);
+    CHECK(sts_lookup_free(&l) == STS_OK);
+    /* A record, but the fetch failed a moment ago (above): no policy,
+     * and no new fetch until the back-off ends. */
+    CHECK(sts_client_lookup(client, "policy.test", &l) == STS_OK);
+    CHECK(l.mode == STS_DECISION_NO_POLICY && l.lookup_error == STS_ERR_CLIENT_BACKED_OFF);
+    CHECK(sts_lookup_free(&l) == STS_OK && sts_lookup_free(NULL) == STS_OK);
+    CHECK(sts_client_lookup(client, NULL, &l) == STS_ERR_NULL);
+    l.struct_size = 0;
+    CHECK(sts_client_lookup(client, "nxdomain.test", &l) == STS_ERR_STRUCT_SIZE);
+    /* Private fields libsts did not fill are refused, not freed. */
+    l.private_owner = &l;
+    l.private_check = 12345;
+    CHECK(sts_lookup_free(&l) == STS_ERR_CORRUPT_STRUCT);
+  }
+
+  /* struct_size: unset is refused; a size no header declared is refused;
+   * a newer header's extra bytes are accepted when zero. */
+  {
+    sts_decision unset;
+    struct {
+      sts_client_options o;
+      unsigned char newer[16];
+    } big;
+    sts_client *c2 = NULL;
+    memset(&unset, 0, sizeof unset);
+    CHECK(sts_client_decide(client, "nxdomain.test", "mx.nxdomain.test", 0, 0, &unset) == STS_ERR_STRUCT_SIZE);
+    unset.struct_size = 5;
+    CHECK(sts_client_decide(client, "nxdomain.test", "mx.nxdomain.test", 0, 0, &unset) == STS_ERR_STRUCT_SIZE);
+    memset(&big, 0, sizeof big);
+    big.o = opts;
+    big.o.struct_size = sizeof big;
+    CHECK(sts_client_new(&big.o, &c2) == STS_OK && c2 != NULL);
+    sts_client_free(c2);
+    c2 = NULL;
+    big.newer[3] = 1; /* a field this library does not know is set */
+    CHECK(sts_client_new(&big.o, &c2) == STS_ERR_STRUCT_SIZE && c2 == NULL);
+    opts.struct_size = 0;
+    CHECK(sts_client_new(&opts, &c2) == STS_ERR_STRUCT_SIZE && c2 == NULL);
+    opts.struct_size = sizeof opts;
+  }
+
+  /* Versions: the library is at least as new as this header. */
+  CHECK(sts_version_number() >= STS_VERSION_NUMBER);
+  CHECK((sts_version_number() >> 16) == STS_VERSION_MAJOR);
 
   sts_client_free(client);
 

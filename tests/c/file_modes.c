@@ -95,6 +95,7 @@ int main(void) {
   snprintf(store, sizeof store, "%s/spool/tlsrpt", top);
 
   memset(&opts, 0, sizeof opts);
+  opts.struct_size = sizeof opts;
   opts.txt_lookup = lookup;
   opts.https_connect = "127.0.0.1";
   opts.https_port = 9; /* discard: nothing listens, connect is refused */
@@ -110,6 +111,7 @@ int main(void) {
 
   /* The TLSRPT store: owner-only directories and day file. */
   memset(&o, 0, sizeof o);
+  o.struct_size = sizeof o;
   o.policy_type = STS_POLICY_TYPE_STS;
   o.policy_domain = "policy.test";
   o.receiving_mx_hostname = "mx1.policy.test";
@@ -139,6 +141,7 @@ int main(void) {
   client = NULL;
   CHECK(sts_client_new(&opts, &client) == STS_OK && client != NULL);
   memset(&d, 0, sizeof d);
+  d.struct_size = sizeof d;
   CHECK(sts_client_decide(client, "policy.test", "mx1.policy.test", STS_DANE_NOT_USABLE, STS_TLS_REQUIRED_DEFAULT,
                           &d) == STS_OK);
   CHECK(d.mode != STS_DECISION_NONE);
