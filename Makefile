@@ -24,7 +24,7 @@ SANITIZE  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 EXAMPLES  = policy-check cert-check
 C_TESTS   = vectors client file_modes
 
-.PHONY: all lib cli demo test rust-test c-test nostd firmware exim-test postfix-test lint install install-check clean
+.PHONY: all lib cli demo test rust-test c-test nostd firmware exim-test postfix-test lint install install-check deb deb-test clean
 
 all: lib $(EXAMPLES:%=$(BUILD)/%-shared) $(EXAMPLES:%=$(BUILD)/%-static)
 
@@ -147,6 +147,16 @@ install: lib cli
 # library, and nothing installed carries debug sections.
 install-check:
 	scripts/install-check.sh
+
+# Debian packages (libsts0, libsts-dev, sts, libsts-exim) into $(BUILD)/deb,
+# with dpkg-dev's tools; README.md, "Debian packages".
+deb:
+	DEB_OUT=$(abspath $(BUILD))/deb scripts/deb.sh
+
+# Install the packages with apt-get, use them, remove and purge them (root;
+# changes the machine while it runs).
+deb-test: deb
+	DEB_OUT=$(abspath $(BUILD))/deb scripts/deb-test.sh
 
 clean:
 	rm -rf $(BUILD)

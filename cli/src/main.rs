@@ -20,11 +20,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use serde_json::{json, Value};
 use sts_client::{Client, ClientOptions, DaneStatus, Decision, PolicyInfo, PolicyLookup};
 use sts_core::policy;
 
+mod man;
 mod serve;
 
 /// MTA-STS (RFC 8461) tool: lint policy files, check domains, refresh the cache.
@@ -92,6 +93,12 @@ enum Command {
     /// TLS reports (RFC 8460): record outcomes, print and send the daily reports
     /// (see `sts report --help`).
     Report(sts_report::cli::ReportArgs),
+    /// Write the manual pages (sts.1, sts-SUBCOMMAND.1) into DIR; used by `make deb`.
+    #[command(hide = true)]
+    Man {
+        /// Output directory.
+        dir: PathBuf,
+    },
 }
 
 fn parse_server(s: &str) -> Result<SocketAddr, String> {
@@ -121,6 +128,13 @@ fn main() -> ExitCode {
         Command::Report(args) => report(&cli, args),
         Command::Doctor(args) => doctor::run(&cli, args),
         Command::Serve(args) => serve::run(&cli, args),
+        Command::Man { dir } => match man::write_pages(Cli::command(), dir) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("sts man: {}: {e}", dir.display());
+                ExitCode::from(2)
+            }
+        },
     }
 }
 
