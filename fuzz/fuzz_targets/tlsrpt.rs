@@ -6,7 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sts_core::tlsrpt::{self, record::UriKind, TlsrptRecord};
+use sts_core::tlsrpt::record::{strip_scheme, UriKind};
+use sts_core::tlsrpt::{self, TlsrptRecord};
 
 fuzz_target!(|data: &[u8]| {
     let rec = match tlsrpt::parse(data) {
@@ -36,9 +37,10 @@ fuzz_target!(|data: &[u8]| {
             .rua_at(i)
             .unwrap_or_else(|| panic!("rua_at({i}) is None"));
         assert_eq!(at, uri);
+        // Schemes in any case (RFC 3986 §3.1).
         match kind {
-            UriKind::Mailto => assert!(uri.starts_with(b"mailto:")),
-            UriKind::Https => assert!(uri.starts_with(b"https://")),
+            UriKind::Mailto => assert!(strip_scheme(uri, b"mailto:").is_some()),
+            UriKind::Https => assert!(strip_scheme(uri, b"https://").is_some()),
         }
     }
     assert_eq!(rec.rua_at(rec.rua_count()), None);
