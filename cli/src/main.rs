@@ -47,6 +47,9 @@ struct Cli {
     /// Timeout in seconds for each DNS try and for the whole policy fetch.
     #[arg(long, global = true, value_name = "SECONDS")]
     timeout: Option<f64>,
+    /// Redis shared by a fleet of MTAs, redis:// or rediss:// [env: STS_REDIS_URL].
+    #[arg(long, global = true, value_name = "URL", value_parser = parse_redis)]
+    redis: Option<sts_client::shared::RedisUrl>,
     #[command(subcommand)]
     command: Command,
 }
@@ -81,6 +84,10 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<String>,
     },
+}
+
+fn parse_redis(s: &str) -> Result<sts_client::shared::RedisUrl, String> {
+    sts_client::shared::RedisUrl::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_server(s: &str) -> Result<SocketAddr, String> {
@@ -173,6 +180,7 @@ fn client(cli: &Cli) -> Result<Client, ExitCode> {
         https_port: cli.https_port,
         cache_path: cli.cache.clone(),
         https_connect_override: cli.connect,
+        redis_url: cli.redis.clone(),
         ..ClientOptions::default()
     };
     if let Some(t) = cli.timeout {

@@ -34,6 +34,7 @@ pub mod fetch;
 pub mod lock;
 pub mod lookup;
 pub mod refresh;
+pub mod shared;
 pub mod types;
 
 pub use crate::config::{ClientError, ClientOptions};
