@@ -118,6 +118,11 @@ fn main() -> ExitCode {
 /// `sts report ...`: the report store's own command line, with the global
 /// --dns-server and --ca-file passed on.
 fn report(cli: &Cli, args: &[String]) -> ExitCode {
+    // The report store reads the fleet's Redis from the environment (its
+    // recorder is opened deep inside); set before any thread exists.
+    if let Some(u) = &cli.redis {
+        std::env::set_var("STS_REDIS_URL", u.secret());
+    }
     let mut all = Vec::new();
     if let Some(d) = cli.dns_server {
         all.extend(["--dns".to_owned(), d.to_string()]);

@@ -21,6 +21,11 @@ mod lookup;
 
 pub use url::RedisUrl;
 
+/// The Redis client crate, for the other crates of the workspace (the
+/// TLSRPT counters of `sts-report`) to use the same version.
+#[cfg(feature = "redis")]
+pub use redis;
+
 use std::io;
 
 use crate::cache::CacheEntry;
