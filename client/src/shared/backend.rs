@@ -133,7 +133,19 @@ impl SharedBackend {
         timeout: Duration,
         retry_after: Duration,
     ) -> Result<SharedBackend, SharedError> {
-        let client = redis::Client::open(url.secret()).map_err(|_| SharedError::BadUrl)?;
+        use redis::IntoConnectionInfo;
+        let info = url
+            .secret()
+            .into_connection_info()
+            .map_err(|_| SharedError::BadUrl)?;
+        // Small requests answered at once: without TCP_NODELAY a request
+        // written in two pieces waits for the delayed ACK. The library
+        // name announcement would cost a round trip on every connect.
+        let redis_settings = info.redis_settings().clone().set_skip_set_lib_name();
+        let info = info
+            .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true))
+            .set_redis_settings(redis_settings);
+        let client = redis::Client::open(info).map_err(|_| SharedError::BadUrl)?;
         Ok(SharedBackend {
             url: url.clone(),
             client,
