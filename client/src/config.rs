@@ -111,7 +111,10 @@ impl ClientOptions {
                     Some(v.parse().map_err(|_| bad("STS_HTTPS_CONNECT", &v))?);
             }
         }
-        if self.redis_url.is_none() {
+        // Without the `redis` feature the variable is ignored: a library
+        // built without it must not stop deciding because the fleet's
+        // environment names a Redis.
+        if self.redis_url.is_none() && cfg!(feature = "redis") {
             if let Some(v) = var("STS_REDIS_URL") {
                 // Not `bad()`: the value may hold the password.
                 self.redis_url = Some(RedisUrl::parse(&v).map_err(|e| {

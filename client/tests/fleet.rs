@@ -475,3 +475,128 @@ fn child_steady() {
     });
     decide_loop(&c, 500, Duration::from_millis(10));
 }
+
+/// `rediss://` with a password: TLS through rustls to a `redis-server`
+/// with `--tls-port` and `requirepass`; the shared cache works, a wrong
+/// password only costs the shared level, and the password appears in no
+/// trace line, error or `Debug` output.
+#[test]
+fn rediss_with_password_never_shown() {
+    if std::env::var_os("STS_TEST_CHILD").is_some() {
+        return;
+    }
+    let _one = one_fleet();
+    let fleet = Fleet::new("fleet-tls");
+    let der_to_pem = |kind: &str, der: &[u8], name: &str| -> PathBuf {
+        let der_path = fleet.dir.join(format!("{name}.der"));
+        let pem_path = fleet.dir.join(format!("{name}.pem"));
+        std::fs::write(&der_path, der).unwrap();
+        let ok = Command::new("openssl")
+            .args([kind, "-inform", "der", "-in"])
+            .arg(&der_path)
+            .arg("-out")
+            .arg(&pem_path)
+            .status()
+            .expect("openssl must be installed")
+            .success();
+        assert!(ok);
+        pem_path
+    };
+    let leaf = fleet.ca.leaf(&["127.0.0.1"], Validity::Current);
+    let cert = der_to_pem("x509", leaf.chain[0].as_ref(), "redis-cert");
+    let key = der_to_pem("pkey", leaf.key.secret_der(), "redis-key");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", "0"])
+        .args(["--tls-port", &port.to_string()])
+        .arg("--tls-cert-file")
+        .arg(&cert)
+        .arg("--tls-key-file")
+        .arg(&key)
+        .arg("--tls-ca-cert-file")
+        .arg(&fleet.ca.pem_path)
+        .args([
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            "s3cret-fleet-pw",
+        ])
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(&fleet.dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Stopped even when an assertion below fails.
+    let _server = KillOnDrop(server);
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "redis-server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let run = |password: &str, expect: &str, mta: usize| -> String {
+        let url = format!("rediss://:{password}@127.0.0.1:{port}");
+        let mut envs = fleet.envs(mta, Some(&url));
+        // The Redis client trusts the system's roots: SSL_CERT_FILE is
+        // how rustls-native-certs is pointed at the test CA.
+        envs.push(("SSL_CERT_FILE", fleet.ca.pem_path.display().to_string()));
+        envs.push(("STS_TEST_EXPECT", expect.to_owned()));
+        let out = spawn_child("tls", &envs).wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{stdout}");
+        stdout
+    };
+    let good = run("s3cret-fleet-pw", "shared", 0);
+    assert!(good.contains("SHARED d00.fleet.test present"), "{good}");
+    // Its own cache directory: the policy is not in it yet.
+    let bad = run("wrong-fleet-pw", "local", 1);
+    assert!(bad.contains("redis: "), "the failure is traced: {bad}");
+    for out in [&good, &bad] {
+        assert!(
+            !out.contains("s3cret-fleet-pw") && !out.contains("wrong-fleet-pw"),
+            "{out}"
+        );
+        assert!(out.contains("***@127.0.0.1"), "{out}");
+    }
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn child_tls() {
+    if std::env::var("STS_TEST_CHILD").as_deref() != Ok("tls") {
+        return;
+    }
+    let mut c = child_client(Rules::default());
+    c.set_trace(std::sync::Arc::new(|l: &str| println!("TRACE {l}")));
+    println!("OPTIONS {:?}", c.options());
+    let d = c.decide(&domain(0), "mx0.fleet.test", DaneStatus::NotUsable);
+    assert_eq!(d.mode, DecisionMode::Enforce, "{d:?}");
+    let b = c.shared().backend().unwrap();
+    println!("URL {}", b.url());
+    match b.get_entry(&domain(0)) {
+        Ok(Some(_)) => println!("SHARED {} present", domain(0)),
+        Ok(None) => println!("SHARED {} absent", domain(0)),
+        Err(e) => println!("SHARED error {e}"),
+    }
+    if std::env::var("STS_TEST_EXPECT").as_deref() == Ok("local") {
+        // The shared level failed; the decision above came from the
+        // network and the local cache alone.
+        assert!(b.get_entry(&domain(0)).is_err());
+    }
+}

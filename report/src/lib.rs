@@ -174,7 +174,8 @@ impl ReportOptions {
         if self.ca_file.is_none() {
             self.ca_file = var("STS_CA_FILE").map(PathBuf::from);
         }
-        if self.redis_url.is_none() {
+        // Ignored without the `redis` feature, as by the client.
+        if self.redis_url.is_none() && cfg!(feature = "redis") {
             if let Some(v) = var("STS_REDIS_URL") {
                 // Not the value: it may hold the password.
                 self.redis_url = Some(sts_client::shared::RedisUrl::parse(&v).map_err(|e| {
