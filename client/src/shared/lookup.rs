@@ -37,7 +37,9 @@ impl Client {
         now: u64,
         force_txt: bool,
     ) -> Option<CacheEntry> {
-        let b = self.shared.backend()?;
+        let Some(b) = self.shared.backend() else {
+            return entry;
+        };
         // A local entry the rules accept as it is costs no round trip.
         if let Some(e) = &entry {
             let verdict = refresh::before_dns(Some(&e.meta()), now, &self.opts.rules, force_txt);
