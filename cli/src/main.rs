@@ -48,8 +48,10 @@ struct Cli {
     #[arg(long, global = true, value_name = "SECONDS")]
     timeout: Option<f64>,
     /// Redis shared by a fleet of MTAs, redis:// or rediss:// [env: STS_REDIS_URL].
-    #[arg(long, global = true, value_name = "URL", value_parser = parse_redis)]
-    redis: Option<sts_client::shared::RedisUrl>,
+    // A String, checked later: clap would repeat a refused value, and
+    // with it the password, in its error message.
+    #[arg(long, global = true, value_name = "URL")]
+    redis: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -86,10 +88,6 @@ enum Command {
     },
 }
 
-fn parse_redis(s: &str) -> Result<sts_client::shared::RedisUrl, String> {
-    sts_client::shared::RedisUrl::parse(s).map_err(|e| e.to_string())
-}
-
 fn parse_server(s: &str) -> Result<SocketAddr, String> {
     sts_client::dns::parse_server(s).ok_or_else(|| format!("{s:?} is not ip or ip:port"))
 }
@@ -121,7 +119,7 @@ fn report(cli: &Cli, args: &[String]) -> ExitCode {
     // The report store reads the fleet's Redis from the environment (its
     // recorder is opened deep inside); set before any thread exists.
     if let Some(u) = &cli.redis {
-        std::env::set_var("STS_REDIS_URL", u.secret());
+        std::env::set_var("STS_REDIS_URL", u);
     }
     let mut all = Vec::new();
     if let Some(d) = cli.dns_server {
@@ -185,9 +183,17 @@ fn client(cli: &Cli) -> Result<Client, ExitCode> {
         https_port: cli.https_port,
         cache_path: cli.cache.clone(),
         https_connect_override: cli.connect,
-        redis_url: cli.redis.clone(),
         ..ClientOptions::default()
     };
+    if let Some(u) = &cli.redis {
+        match sts_client::shared::RedisUrl::parse(u) {
+            Ok(u) => opts.redis_url = Some(u),
+            Err(e) => {
+                eprintln!("sts: --redis: {e}");
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
     if let Some(t) = cli.timeout {
         let Ok(t) = Duration::try_from_secs_f64(t) else {
             eprintln!("sts: --timeout {t} is not a number of seconds");
