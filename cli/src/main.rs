@@ -56,6 +56,11 @@ struct Cli {
     /// Timeout in seconds for each DNS try and for the whole policy fetch.
     #[arg(long, global = true, value_name = "SECONDS")]
     timeout: Option<f64>,
+    /// Redis shared by a fleet of MTAs, redis:// or rediss:// [env: STS_REDIS_URL].
+    // A String, checked later: clap would repeat a refused value, and
+    // with it the password, in its error message.
+    #[arg(long, global = true, value_name = "URL")]
+    redis: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -142,6 +147,11 @@ fn main() -> ExitCode {
 /// recorded outcome is looked up with them; DNS server and CA file apply
 /// to sending too).
 fn report(cli: &Cli, args: &sts_report::cli::ReportArgs) -> ExitCode {
+    // The report store reads the fleet's Redis from the environment (its
+    // recorder is opened deep inside); set before any thread exists.
+    if let Some(u) = &cli.redis {
+        std::env::set_var("STS_REDIS_URL", u);
+    }
     let opts = match options(cli) {
         Ok(o) => o,
         Err(code) => return code,
@@ -203,6 +213,15 @@ fn options(cli: &Cli) -> Result<ClientOptions, ExitCode> {
         ..ClientOptions::default()
     };
     config::client_options(&mut opts);
+    if let Some(u) = &cli.redis {
+        match sts_client::shared::RedisUrl::parse(u) {
+            Ok(u) => opts.redis_url = Some(u),
+            Err(e) => {
+                eprintln!("sts: --redis: {e}");
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
     if let Some(t) = cli.timeout {
         let Ok(t) = Duration::try_from_secs_f64(t) else {
             eprintln!("sts: --timeout {t} is not a number of seconds");

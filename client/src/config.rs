@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::dns;
 use crate::refresh::Rules;
+use crate::shared::RedisUrl;
 
 /// Settings of a [`crate::Client`].
 ///
@@ -46,6 +47,15 @@ pub struct ClientOptions {
     pub rules: Rules,
     /// Whether unset settings are read from the `STS_*` variables.
     pub use_env: bool,
+    /// A Redis shared by a fleet of MTAs (policy cache, fetch lock,
+    /// TLSRPT counters); needs the `redis` feature. Environment fallback:
+    /// `STS_REDIS_URL`. Default: none.
+    pub redis_url: Option<RedisUrl>,
+    /// Connect and command timeout for Redis.
+    pub redis_timeout: Duration,
+    /// After a Redis failure, no new attempt for this long (the local
+    /// cache carries on alone meanwhile).
+    pub redis_retry_after: Duration,
 }
 
 impl Default for ClientOptions {
@@ -63,6 +73,9 @@ impl Default for ClientOptions {
             cache_max_entries: 10_000,
             rules: Rules::default(),
             use_env: true,
+            redis_url: None,
+            redis_timeout: Duration::from_millis(250),
+            redis_retry_after: Duration::from_secs(10),
         }
     }
 }
@@ -96,6 +109,17 @@ impl ClientOptions {
             if let Some(v) = var("STS_HTTPS_CONNECT") {
                 self.https_connect_override =
                     Some(v.parse().map_err(|_| bad("STS_HTTPS_CONNECT", &v))?);
+            }
+        }
+        // Without the `redis` feature the variable is ignored: a library
+        // built without it must not stop deciding because the fleet's
+        // environment names a Redis.
+        if self.redis_url.is_none() && cfg!(feature = "redis") {
+            if let Some(v) = var("STS_REDIS_URL") {
+                // Not `bad()`: the value may hold the password.
+                self.redis_url = Some(RedisUrl::parse(&v).map_err(|e| {
+                    ClientError::Config(format!("STS_REDIS_URL is not valid: {e}"))
+                })?);
             }
         }
         Ok(())

@@ -36,6 +36,7 @@ pub mod lock;
 pub mod lookup;
 pub mod refresh;
 pub mod serving;
+pub mod shared;
 pub mod smtp;
 pub mod types;
 

@@ -40,6 +40,7 @@ pub struct Client {
     pub(crate) cache: Cache,
     trace: Option<TraceFn>,
     pub(crate) clock: ClockFn,
+    pub(crate) shared: crate::shared::Shared,
 }
 
 impl fmt::Debug for Client {
@@ -106,6 +107,7 @@ impl Client {
             }
         }
         Ok(Client {
+            shared: crate::shared::Shared::from_options(&opts)?,
             cache: Cache::new(disk, opts.cache_max_entries),
             opts,
             resolver,
@@ -245,7 +247,7 @@ impl Client {
                 BeforeDns::CheckTxt => {}
             }
         }
-        let entry = self.cache.get(&domain);
+        let entry = self.consult_shared(&domain, self.cache.get(&domain), now, force_txt);
         if let Some(e) = &entry {
             match refresh::before_dns(Some(&e.meta()), now, &rules, force_txt) {
                 BeforeDns::UseCached => {
@@ -332,7 +334,7 @@ impl Client {
         };
         let mut e = entry.unwrap_or_default();
         e.no_policy_until = now.saturating_add(ttl);
-        if let Err(err) = self.cache.put(domain, e.clone()) {
+        if let Err(err) = self.store(domain, e.clone()) {
             self.trace(|| format!("cache: write failed: {err}"));
         }
         self.trace(|| format!("cache: {domain} has no policy for {ttl} s (negative answer)"));
@@ -363,7 +365,7 @@ impl Client {
                     matches!((&seen_id, &e.policy), (Some(id), Some(p)) if *id == p.txt_id);
                 if confirmed && self.opts.rules.txt_recheck > 0 {
                     e.txt_checked_at = now;
-                    if let Err(err) = self.cache.put(&domain, e.clone()) {
+                    if let Err(err) = self.store(&domain, e.clone()) {
                         self.trace(|| format!("cache: write failed: {err}"));
                     }
                 }
@@ -397,6 +399,10 @@ impl Client {
         id: &str,
         now: u64,
     ) -> PolicyLookup {
+        let (domain, entry) = match self.fetch_once_shared(domain, entry, id, now) {
+            Ok(look) => return look,
+            Err(back) => back,
+        };
         let Some(disk) = self.cache.disk() else {
             return self.fetch_and_store(domain, entry, id, now);
         };
@@ -480,7 +486,7 @@ impl Client {
 
     /// The longest one policy fetch can take: the address lookup, then
     /// the HTTPS exchange (whose total timeout includes connect and TLS).
-    fn fetch_budget(&self) -> Duration {
+    pub(crate) fn fetch_budget(&self) -> Duration {
         self.opts
             .dns_timeout
             .saturating_mul(self.opts.dns_attempts.max(1))
@@ -488,7 +494,7 @@ impl Client {
             .saturating_add(self.opts.https_total_timeout)
     }
 
-    fn fetch_and_store(
+    pub(crate) fn fetch_and_store(
         &self,
         domain: String,
         entry: Option<CacheEntry>,
@@ -530,7 +536,7 @@ impl Client {
                     last_failure: None,
                     no_policy_until: 0,
                 };
-                if let Err(err) = self.cache.put(&domain, e.clone()) {
+                if let Err(err) = self.store(&domain, e.clone()) {
                     self.trace(|| format!("cache: write failed: {err}"));
                 }
                 let mut look = cached(domain, &e, None, None);
@@ -544,7 +550,7 @@ impl Client {
                 };
                 let mut e = entry.unwrap_or_default();
                 e.last_failure = Some(now);
-                if let Err(werr) = self.cache.put(&domain, e.clone()) {
+                if let Err(werr) = self.store(&domain, e.clone()) {
                     self.trace(|| format!("cache: write failed: {werr}"));
                 }
                 // §3.3: a failed refetch keeps a still-valid cached policy.
@@ -559,7 +565,7 @@ impl Client {
 }
 
 /// How often a process waiting for another's fetch looks at the lock.
-const LOCK_POLL: Duration = Duration::from_millis(20);
+pub(crate) const LOCK_POLL: Duration = Duration::from_millis(20);
 
 /// What the TXT lookup of `_mta-sts.<domain>` said.
 #[derive(Debug)]
@@ -622,7 +628,7 @@ fn normalize_mx(mx_host: &str) -> Option<String> {
     }
 }
 
-fn cached(
+pub(crate) fn cached(
     domain: String,
     e: &CacheEntry,
     error: Option<LookupError>,
@@ -651,7 +657,7 @@ fn known_no_policy(domain: String) -> PolicyLookup {
     }
 }
 
-fn no_policy(
+pub(crate) fn no_policy(
     domain: String,
     error: Option<LookupError>,
     fetch_failure: Option<TlsrptFailure>,

@@ -27,6 +27,8 @@ pub mod aggregate;
 pub mod cli;
 pub mod day;
 pub mod deliver;
+#[cfg(feature = "redis")]
+pub mod fleet;
 pub mod https;
 pub mod mail;
 pub mod mailto;
@@ -145,6 +147,9 @@ pub struct ReportOptions {
     pub retry_max: Duration,
     /// The current Unix time (tests); `None` for the system clock.
     pub now: Option<u64>,
+    /// The fleet's Redis (`STS_REDIS_URL`): `print` and `send` then work
+    /// on the whole fleet's outcomes (needs the `redis` feature).
+    pub redis_url: Option<sts_client::shared::RedisUrl>,
 }
 
 impl ReportOptions {
@@ -169,6 +174,7 @@ impl ReportOptions {
             retry_base: Duration::from_secs(30 * 60),
             retry_max: Duration::from_secs(12 * 3600),
             now: None,
+            redis_url: None,
         }
     }
 
@@ -190,6 +196,15 @@ impl ReportOptions {
         }
         if self.ca_file.is_none() {
             self.ca_file = var("STS_CA_FILE").map(PathBuf::from);
+        }
+        // Ignored without the `redis` feature, as by the client.
+        if self.redis_url.is_none() && cfg!(feature = "redis") {
+            if let Some(v) = var("STS_REDIS_URL") {
+                // Not the value: it may hold the password.
+                self.redis_url = Some(sts_client::shared::RedisUrl::parse(&v).map_err(|e| {
+                    ReportError::BadOption(format!("STS_REDIS_URL is not valid: {e}"))
+                })?);
+            }
         }
         if let Some(v) = var("STS_SMTP_RELAY") {
             let addr: SocketAddr = v
@@ -245,6 +260,12 @@ impl ReportOptions {
                 self.mail_from
             )));
         }
+        #[cfg(not(feature = "redis"))]
+        if let Some(u) = &self.redis_url {
+            return Err(ReportError::BadOption(format!(
+                "{u}: built without the `redis` feature"
+            )));
+        }
         Ok(())
     }
 }
@@ -259,6 +280,10 @@ pub fn record(dir: impl AsRef<Path>, outcome: &Outcome) -> Result<Recorded, Repo
 /// Nothing is changed on disk.
 pub fn print_reports(opts: &ReportOptions, day: Day) -> Result<Vec<String>, ReportError> {
     opts.check()?;
+    #[cfg(feature = "redis")]
+    if let Some(f) = fleet::from_options(opts)? {
+        return f.print(opts, day);
+    }
     Ok(send::day_reports(opts, day)?
         .into_iter()
         .map(|(_, _, json)| json)
@@ -295,6 +320,13 @@ pub fn send_with_resolver(
     dry_run: bool,
 ) -> Result<SendSummary, ReportError> {
     opts.check()?;
+    #[cfg(feature = "redis")]
+    if !dry_run {
+        if let Some(f) = fleet::from_options(opts)? {
+            let today = Day::from_unix(opts.now.unwrap_or_else(day::now_unix));
+            f.close_days(&opts.dir, day, today)?;
+        }
+    }
     send::run(opts, resolver, day, dry_run)
 }
 

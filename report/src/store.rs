@@ -141,14 +141,31 @@ pub struct Recorder {
     dir: PathBuf,
     fsync: bool,
     access: Access,
+    /// The fleet's counters in Redis (`STS_REDIS_URL`), which then take
+    /// the outcomes instead of the day files.
+    #[cfg(feature = "redis")]
+    fleet: Option<std::sync::Arc<crate::fleet::FleetCounters>>,
 }
 
 impl Recorder {
     /// Opens (creating if needed) the store at `dir`. What it creates is
     /// owner-only whatever the umask, unless `dir` is set-group-ID (see
     /// [`sts_client::file_access`]); a store others can write is an error
-    /// naming the path, since they could forge or delete outcomes.
+    /// naming the path, since they could forge or delete outcomes. With
+    /// `STS_REDIS_URL` set (and the `redis` feature), outcomes are counted
+    /// for the fleet in Redis instead (see [`crate::fleet`]).
     pub fn open(dir: impl AsRef<Path>) -> Result<Recorder, ReportError> {
+        #[allow(unused_mut)]
+        let mut r = Self::open_local(dir)?;
+        #[cfg(feature = "redis")]
+        {
+            r.fleet = crate::fleet::from_env()?;
+        }
+        Ok(r)
+    }
+
+    /// Opens the store at `dir` for this host's day files only.
+    pub fn open_local(dir: impl AsRef<Path>) -> Result<Recorder, ReportError> {
         let dir = dir.as_ref().to_path_buf();
         let access = file_access::create_dir_all(&dir, Access::Owner)
             .map_err(|e| ReportError::io(&dir, e))?;
@@ -159,6 +176,8 @@ impl Recorder {
             dir,
             fsync: true,
             access,
+            #[cfg(feature = "redis")]
+            fleet: None,
         })
     }
 
@@ -178,6 +197,10 @@ impl Recorder {
     pub fn record(&self, outcome: &Outcome) -> Result<Recorded, ReportError> {
         if outcome.report_delivery {
             return Ok(Recorded::SkippedReportDelivery);
+        }
+        #[cfg(feature = "redis")]
+        if let Some(f) = &self.fleet {
+            return f.record(&self.dir, outcome);
         }
         let line = encode(outcome)?;
         let path = day_file(&self.dir, Day::from_unix(outcome.at));
@@ -266,7 +289,7 @@ pub(crate) fn same_file(file: &File, path: &Path) -> bool {
     }
 }
 
-fn append_line(file: &File, line: &[u8], fsync: bool) -> io::Result<()> {
+pub(crate) fn append_line(file: &File, line: &[u8], fsync: bool) -> io::Result<()> {
     let len = file.metadata()?.len();
     let mut torn = false;
     if len > 0 {
