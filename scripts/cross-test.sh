@@ -38,9 +38,6 @@ for target in "${targets[@]}"; do
 
   echo "== $target: sts-core tests (unit, corpus, property) under qemu-$arch"
   core=ok
-  # The corpus's tls0016 (upper-case URI schemes) fails on every
-  # architecture, x86_64 included, until the core follows the corrected
-  # corpus; it is reported, not hidden.
   if ! cargo test -q -p sts-core --target "$target" --no-fail-fast 2>&1 | tee "$build/core-$target.log" |
     grep -E "^test result|FAILED|panicked"; then
     core=error
