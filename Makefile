@@ -77,6 +77,7 @@ c-test: all $(C_TESTS:%=$(BUILD)/test-%-shared) $(C_TESTS:%=$(BUILD)/test-%-stat
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test-client-asan
 	$(BUILD)/test-file_modes-shared
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test-file_modes-asan
+	tests/c/redis.sh $(BUILD) $(LIBDIR)
 
 .PHONY: abi-test abi-check cross-test
 

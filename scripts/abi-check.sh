@@ -79,7 +79,9 @@ for line in open(sys.argv[1]):
         continue
     if t.startswith("[C] ") or re.match(r"parameter \d+ of type .* has sub-type changes:$", t):
         continue
-    m = re.match(r"in pointed to type 'struct (\w+)':$", t)
+    # A struct passed by `const` pointer is reported twice: the const
+    # type, then its unqualified struct.
+    m = re.match(r"in (?:pointed to|unqualified underlying) type '(?:const )?(?:struct )?(\w+)':$", t)
     if m:
         struct, old_size = m.group(1), None
         if struct not in grow:
@@ -140,18 +142,20 @@ PY
   else
     echo "ok: removing sts_txt_parse fails the check"
   fi
-  # Compatible: a field appended to sts_decision, and a new function.
+  # Compatible: a field appended to sts_decision and to sts_client_options
+  # (read through a const pointer), and a new function.
   python3 - include/sts.h "$build/grown.h" <<'PY'
 import sys
 s = open(sys.argv[1]).read()
 s = s.replace("  bool lookup_error_temporary;\n} sts_decision;",
               "  bool lookup_error_temporary;\n  uint64_t added_later;\n} sts_decision;")
+s = s.replace("\n} sts_client_options;", "\n  uint64_t added_later;\n} sts_client_options;")
 s = s.replace("const char *sts_version(void);", "const char *sts_version(void);\nuint32_t sts_added_later(void);")
 open(sys.argv[2], "w").write(s)
 PY
   dump "$build/grown.h" "$build/grown.abi"
   if compare "$build/base.abi" "$build/grown.abi"; then
-    echo "ok: a field appended to sts_decision and a new function pass the check"
+    echo "ok: fields appended to sts_decision and sts_client_options and a new function pass the check"
   else
     echo "FAIL: a compatible change failed the check"; fails=$((fails + 1))
   fi

@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use sts_client::shared::RedisUrl;
 use sts_client::ClientOptions;
 
 use crate::{Cli, Command};
@@ -53,6 +54,8 @@ pub struct Settings {
     /// `report_sync`; `sts report record` always syncs, so only the
     /// module acts on `no`.
     pub report_sync: Option<ReportSync>,
+    /// `redis_url`: the fleet's Redis (its `Debug` hides the password).
+    pub redis_url: Option<RedisUrl>,
 }
 
 /// What is wrong with a line of the file.
@@ -71,6 +74,8 @@ pub enum ConfigError {
     BadAddress,
     /// `report_sync` is neither `yes` nor `no`.
     BadYesNo,
+    /// `redis_url` is not a `redis://` or `rediss://` URL.
+    BadRedisUrl,
 }
 
 impl ConfigError {
@@ -83,6 +88,7 @@ impl ConfigError {
             ConfigError::BadNumber => "not a whole number within the limit of the key",
             ConfigError::BadAddress => "not an IP address (dns_server: ip or ip:port)",
             ConfigError::BadYesNo => "expected yes or no",
+            ConfigError::BadRedisUrl => "not a redis:// or rediss:// URL",
         }
     }
 }
@@ -111,6 +117,7 @@ pub fn parse(text: &str) -> Result<Settings, (usize, ConfigError)> {
         https_timeout: None,
         txt_recheck_s: None,
         report_sync: None,
+        redis_url: None,
     };
     for (i, raw) in text.lines().enumerate() {
         let at = |e| (i + 1, e);
@@ -166,6 +173,12 @@ pub fn parse(text: &str) -> Result<Settings, (usize, ConfigError)> {
                     _ => return Err(at(ConfigError::BadYesNo)),
                 });
             }
+            "redis_url" if v.is_empty() => s.redis_url = None,
+            // The value is not repeated in the error: it may hold the
+            // password.
+            "redis_url" => {
+                s.redis_url = Some(RedisUrl::parse(v).map_err(|_| at(ConfigError::BadRedisUrl))?);
+            }
             _ => return Err(at(ConfigError::UnknownKey)),
         }
     }
@@ -198,6 +211,10 @@ pub fn apply(cli: &mut Cli) -> Result<(), ExitCode> {
     cli.https_port = cli.https_port.or(s.https_port);
     cli.cache = cli.cache.take().or_else(|| s.cache_dir.clone());
     cli.connect = cli.connect.or(s.https_connect);
+    cli.redis = cli
+        .redis
+        .take()
+        .or_else(|| s.redis_url.as_ref().map(|u| u.secret().to_owned()));
     // The file's report directory counts as `--dir` when none was given.
     if let (Command::Report(args), Some(dir)) = (&mut cli.command, &s.report_dir) {
         if args.dir.is_none() {
@@ -233,7 +250,7 @@ mod tests {
     use super::*;
 
     /// Every key the module knows, in the order of the example file.
-    const KEYS: [&str; 10] = [
+    const KEYS: [&str; 11] = [
         "cache_dir",
         "report_dir",
         "dns_server",
@@ -244,6 +261,7 @@ mod tests {
         "https_timeout_ms",
         "txt_recheck_s",
         "report_sync",
+        "redis_url",
     ];
 
     #[test]
@@ -284,7 +302,8 @@ mod tests {
         let s = parse(
             "# c\n\ncache_dir = /c\ndns_server=127.0.0.1:5353\nhttps_port = 8443\n\
              https_connect = ::1\ndns_timeout_ms = 1500\nhttps_timeout_ms = 0\n\
-             txt_recheck_s = 0\nreport_sync = no\nca_file =\n",
+             txt_recheck_s = 0\nreport_sync = no\nca_file =\n\
+             redis_url = redis://:pw@127.0.0.1:6379/2\n",
         )
         .unwrap();
         assert_eq!(s.cache_dir, Some(PathBuf::from("/c")));
@@ -296,6 +315,11 @@ mod tests {
         assert_eq!(s.txt_recheck_s, Some(0));
         assert_eq!(s.report_sync, Some(ReportSync::NoSync));
         assert_eq!(s.ca_file, None);
+        assert_eq!(
+            s.redis_url.as_ref().map(RedisUrl::secret),
+            Some("redis://:pw@127.0.0.1:6379/2")
+        );
+        assert!(!format!("{s:?}").contains("pw@"));
         for (text, want) in [
             ("cache_dir", (1, ConfigError::NotKeyValue)),
             ("\nfoo = 1", (2, ConfigError::UnknownKey)),
@@ -307,6 +331,7 @@ mod tests {
             ("dns_server = mx.example", (1, ConfigError::BadAddress)),
             ("https_connect = 1.2.3", (1, ConfigError::BadAddress)),
             ("report_sync = maybe", (1, ConfigError::BadYesNo)),
+            ("redis_url = http://:pw@h", (1, ConfigError::BadRedisUrl)),
         ] {
             assert_eq!(parse(text), Err(want), "{text}");
         }

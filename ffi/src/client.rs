@@ -4,6 +4,7 @@
 use crate::boundary::{arg, guard, opt_utf8, out_ptr, utf8, write};
 use crate::extensible::{self, extensible};
 use crate::result::sts_result;
+use ::sts_client::shared::RedisUrl;
 use ::sts_client::{
     Client, ClientOptions, DaneStatus, DecisionMode, DecisionRequest, DnsError, LookupError,
     Source, TxtResolver,
@@ -80,6 +81,12 @@ pub struct sts_client_options {
     pub txt_lookup: sts_txt_lookup_fn,
     /// Passed to `txt_lookup` unchanged.
     pub txt_lookup_userdata: *mut c_void,
+    /// Redis shared by a fleet of MTAs, `redis://` or `rediss://` URL:
+    /// policy cache, fetch lock and (through `sts_client_report_record`)
+    /// TLSRPT counters. NULL means `STS_REDIS_URL`, or none. A malformed
+    /// URL, or a library built without the `redis` feature, gives
+    /// `STS_ERR_CLIENT_CONFIG`.
+    pub redis_url: *const c_char,
 }
 
 extensible!(sts_client_options {
@@ -94,6 +101,7 @@ extensible!(sts_client_options {
     failure_backoff_s,
     txt_lookup,
     txt_lookup_userdata,
+    redis_url,
 });
 
 /// An MTA-STS client: made by `sts_client_new`, freed by `sts_client_free`.
@@ -102,12 +110,23 @@ extensible!(sts_client_options {
 /// keep using it in the child).
 pub struct sts_client {
     inner: Client,
+    /// The fleet's TLSRPT counters in the client's Redis, made once so
+    /// that every recorded outcome reuses one connection.
+    #[cfg(feature = "redis")]
+    fleet: Option<Arc<sts_report::fleet::FleetCounters>>,
 }
 
 impl sts_client {
     /// The Rust client inside the handle.
     pub(crate) fn client(&self) -> &Client {
         &self.inner
+    }
+
+    /// The fleet counters `sts_client_report_record` counts into, when the
+    /// client has a Redis.
+    #[cfg(feature = "redis")]
+    pub(crate) fn fleet(&self) -> Option<&Arc<sts_report::fleet::FleetCounters>> {
+        self.fleet.as_ref()
     }
 }
 
@@ -295,14 +314,21 @@ pub unsafe extern "C" fn sts_client_new(
         if let Some(o) = options {
             let config = |_| sts_result::STS_ERR_CLIENT_CONFIG;
             // SAFETY: this function's contract: the strings of `options`.
-            let (dns, ca, cache, connect) = unsafe {
+            let (dns, ca, cache, connect, redis) = unsafe {
                 (
                     opt_utf8(o.dns_server)?,
                     opt_utf8(o.ca_file)?,
                     opt_utf8(o.cache_path)?,
                     opt_utf8(o.https_connect)?,
+                    opt_utf8(o.redis_url)?,
                 )
             };
+            if let Some(r) = redis {
+                // The parse error is dropped, not logged: the URL may
+                // carry the password.
+                opts.redis_url =
+                    Some(RedisUrl::parse(r).map_err(|_| sts_result::STS_ERR_CLIENT_CONFIG)?);
+            }
             if let Some(d) = dns {
                 opts.dns_server = Some(
                     ::sts_client::dns::parse_server(d).ok_or(sts_result::STS_ERR_CLIENT_CONFIG)?,
@@ -341,7 +367,23 @@ pub unsafe extern "C" fn sts_client_new(
             ::sts_client::ClientError::Cache(_) => sts_result::STS_ERR_CLIENT_CACHE,
             _ => sts_result::STS_ERR_CLIENT_CONFIG,
         })?;
-        let handle = Box::into_raw(Box::new(sts_client { inner }));
+        #[cfg(feature = "redis")]
+        let fleet = match &inner.options().redis_url {
+            Some(url) => Some(Arc::new(
+                sts_report::fleet::FleetCounters::new(
+                    url,
+                    inner.options().redis_timeout,
+                    inner.options().redis_retry_after,
+                )
+                .map_err(|_| sts_result::STS_ERR_CLIENT_CONFIG)?,
+            )),
+            None => None,
+        };
+        let handle = Box::into_raw(Box::new(sts_client {
+            inner,
+            #[cfg(feature = "redis")]
+            fleet,
+        }));
         // SAFETY: checked non-null; writable by contract.
         unsafe { write(dst, handle) };
         Ok(())

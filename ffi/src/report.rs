@@ -164,14 +164,35 @@ unsafe fn outcome(o: &sts_report_outcome) -> Result<Outcome, sts_result> {
     Ok(out)
 }
 
-fn store(dir: &[u8], o: &Outcome, sync: sts_report_sync) -> Result<(), sts_result> {
+/// The fleet counters of `client`, if it has a Redis: they take the
+/// outcome instead of what `STS_REDIS_URL` names.
+#[cfg(feature = "redis")]
+fn client_fleet(r: sts_report::Recorder, client: Option<&sts_client>) -> sts_report::Recorder {
+    match client.and_then(sts_client::fleet) {
+        Some(f) => r.with_fleet(f.clone()),
+        None => r,
+    }
+}
+
+#[cfg(not(feature = "redis"))]
+fn client_fleet(r: sts_report::Recorder, _client: Option<&sts_client>) -> sts_report::Recorder {
+    r
+}
+
+fn store(
+    dir: &[u8],
+    o: &Outcome,
+    sync: sts_report_sync,
+    client: Option<&sts_client>,
+) -> Result<(), sts_result> {
     let dir = std::str::from_utf8(dir).map_err(|_| sts_result::STS_ERR_NOT_UTF8)?;
     let fsync = match sync {
         STS_REPORT_SYNC => true,
         STS_REPORT_NO_SYNC => false,
         _ => return Err(sts_result::STS_ERR_INVALID_ARGUMENT),
     };
-    let recorded = sts_report::Recorder::open(dir).and_then(|r| r.with_fsync(fsync).record(o));
+    let recorded = sts_report::Recorder::open(dir)
+        .and_then(|r| client_fleet(r.with_fsync(fsync), client).record(o));
     match recorded {
         Ok(_) => Ok(()),
         Err(sts_report::ReportError::BadOutcome(_)) => Err(sts_result::STS_ERR_REPORT_BAD_OUTCOME),
@@ -199,7 +220,7 @@ pub unsafe extern "C" fn sts_report_record(
         let (dir, o) = unsafe { (cstr(dir)?, extensible::read(outcome)?) };
         // SAFETY: as above, for the strings of the outcome.
         let (sync, o) = (o.sync, unsafe { self::outcome(&o) }?);
-        store(dir, &o, sync)
+        store(dir, &o, sync, None)
     })
 }
 
@@ -236,6 +257,6 @@ pub unsafe extern "C" fn sts_client_report_record(
                 o.mx_hosts = p.mx_hosts;
             }
         }
-        store(dir, &o, raw.sync)
+        store(dir, &o, raw.sync, Some(c))
     })
 }

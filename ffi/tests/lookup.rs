@@ -96,3 +96,29 @@ fn rfc8461_3_lookup_gives_mode_id_and_patterns_without_a_host() {
     unsafe { sts_client_free(client) };
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `redis_url` of the options: a malformed URL is a configuration error,
+/// a well-formed one makes a client without connecting yet (Redis is
+/// only asked when a decision needs it, and its absence is not fatal).
+#[test]
+fn redis_url_option_is_parsed_and_a_bad_one_refused() {
+    let mut opts: sts_client_options = unsafe { std::mem::zeroed() };
+    opts.struct_size = std::mem::size_of::<sts_client_options>() as u32;
+    let bad = CString::new("http://:hunter2@127.0.0.1:1").unwrap();
+    opts.redis_url = bad.as_ptr();
+    let mut client = std::ptr::null_mut();
+    assert_eq!(
+        unsafe { sts_client_new(&opts, &mut client) },
+        sts_result::STS_ERR_CLIENT_CONFIG
+    );
+    assert!(client.is_null());
+
+    let good = CString::new("redis://:hunter2@127.0.0.1:1/0").unwrap();
+    opts.redis_url = good.as_ptr();
+    assert_eq!(
+        unsafe { sts_client_new(&opts, &mut client) },
+        sts_result::STS_OK
+    );
+    assert!(!client.is_null());
+    unsafe { sts_client_free(client) };
+}

@@ -398,6 +398,12 @@ typedef struct sts_client_options {
   sts_txt_lookup_fn txt_lookup;
   // Passed to `txt_lookup` unchanged.
   void *txt_lookup_userdata;
+  // Redis shared by a fleet of MTAs, `redis://` or `rediss://` URL:
+  // policy cache, fetch lock and (through `sts_client_report_record`)
+  // TLSRPT counters. NULL means `STS_REDIS_URL`, or none. A malformed
+  // URL, or a library built without the `redis` feature, gives
+  // `STS_ERR_CLIENT_CONFIG`.
+  const char *redis_url;
 } sts_client_options;
 #endif
 

@@ -173,6 +173,7 @@ struct settings {
   char *dns_server;
   char *https_connect;
   char *report_dir;
+  char *redis_url;
   unsigned long https_port;
   unsigned long dns_timeout_ms;
   unsigned long https_timeout_ms;
@@ -187,6 +188,7 @@ static void settings_free(struct settings *s) {
   free(s->dns_server);
   free(s->https_connect);
   free(s->report_dir);
+  free(s->redis_url);
   memset(s, 0, sizeof *s);
 }
 
@@ -278,6 +280,8 @@ static int settings_load(const char *path, struct settings *s, struct sbuf *err)
       ok = set_string(&s->https_connect, v);
     } else if (strcmp(k, "report_dir") == 0) {
       ok = set_string(&s->report_dir, v);
+    } else if (strcmp(k, "redis_url") == 0) {
+      ok = set_string(&s->redis_url, v);
     } else if (strcmp(k, "https_port") == 0) {
       ok = parse_number(v, 65535, &s->https_port);
     } else if (strcmp(k, "dns_timeout_ms") == 0) {
@@ -362,6 +366,9 @@ static sts_client *get_client(const char *path, unsigned char **yield, int *rc) 
   o.https_port = (uint16_t)s.https_port;
   o.cache_path = opt(s.cache_dir);
   o.https_connect = opt(s.https_connect);
+  /* Checked by libsts; a bad URL is reported without its text, which may
+   * hold the password. */
+  o.redis_url = opt(s.redis_url);
   o.dns_timeout_ms = (uint32_t)s.dns_timeout_ms;
   o.https_timeout_ms = (uint32_t)s.https_timeout_ms;
   /* "txt_recheck_s = 0" in the file means "ask DNS every time". */

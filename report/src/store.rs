@@ -164,6 +164,15 @@ impl Recorder {
         Ok(r)
     }
 
+    /// Counts outcomes in `fleet` instead of the day files, whatever
+    /// `STS_REDIS_URL` says: a caller that was given its Redis explicitly
+    /// (the C ABI's `redis_url`) must not depend on the environment.
+    #[cfg(feature = "redis")]
+    pub fn with_fleet(mut self, fleet: std::sync::Arc<crate::fleet::FleetCounters>) -> Recorder {
+        self.fleet = Some(fleet);
+        self
+    }
+
     /// Opens the store at `dir` for this host's day files only.
     pub fn open_local(dir: impl AsRef<Path>) -> Result<Recorder, ReportError> {
         let dir = dir.as_ref().to_path_buf();

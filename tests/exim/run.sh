@@ -50,6 +50,8 @@ UNBOUND=$(command -v unbound || true)
 command -v openssl >/dev/null || die "openssl not found (apt-get install -y openssl)"
 command -v python3 >/dev/null || die "python3 not found"
 command -v unshare >/dev/null || die "unshare not found (util-linux)"
+command -v redis-server >/dev/null && command -v redis-cli >/dev/null ||
+  die "redis-server or redis-cli not found (apt-get install -y redis-server)"
 CC=${CC:-cc}
 command -v "$CC" >/dev/null || die "no C compiler ($CC)"
 [ -f "$LIBDIR/libsts.a" ] && [ -f "$LIBDIR/libsts.so" ] ||
@@ -368,6 +370,13 @@ sender_conf "$S/baseline.conf" "$T/sts-exim.conf" baseline
 settings "$T/sts-exim-nosync.conf" "$T/cache"
 echo "report_sync = no" >>"$T/sts-exim-nosync.conf"
 sender_conf "$S/exim-nosync.conf" "$T/sts-exim-nosync.conf" yes
+# A fleet's Redis (started below, on a free port of 127.0.0.1), with a
+# cache of its own so that the policy is fetched and shared.
+REDIS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$T/cache-redis" "$T/redis"
+settings "$T/sts-exim-redis.conf" "$T/cache-redis"
+echo "redis_url = redis://127.0.0.1:$REDIS_PORT" >>"$T/sts-exim-redis.conf"
+sender_conf "$S/exim-redis.conf" "$T/sts-exim-redis.conf" yes
 chmod 644 "$S"/*.conf "$T"/sts-exim*.conf
 
 # Runs the sending Exim with the test resolver.
@@ -467,6 +476,28 @@ check "c11 deferred with the receiver's 451" \
   sh -c "grep -F '== c11@tmp4xx.test' '$S/log/mainlog' | grep -qF '451 sender address unverified'"
 check "c11 the receiver saw a TLS session" sh -c "grep -F 'H=' '$T/sink/log/mainlog' | grep -F 'I=[$NET.11]:25' | grep -qF 'SNI=mx1.tmp4xx.test'"
 check "c11 no TLSRPT outcome recorded (an SMTP 4xx is not a TLS failure)" sh -c "! grep -rqF tmp4xx.test '$T/reports'"
+
+echo "# enforce, through the fleet's Redis (redis_url in the settings file)"
+redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --dir "$T/redis" >"$T/redis/log" 2>&1 &
+REDIS_PID=$!
+PIDS+=("$REDIS_PID")
+rcli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+for _ in $(seq 100); do
+  [ "$(rcli ping 2>/dev/null)" = PONG ] && break
+  sleep 0.05
+done
+chown -R "$EXIM_USER:" "$T/cache-redis"
+clear_retry
+send "$S/exim-redis.conf" c12@enf-ok.test; settle
+check "c12 delivered by mta_sts_enforce" \
+  sh -c "grep -F '=> c12@enf-ok.test' '$S/log/mainlog' | grep -F 'T=mta_sts_enforce' | grep -qF 'CV=yes'"
+ttl=$(rcli ttl sts:v1:policy:enf-ok.test)
+check "c12 the policy of enf-ok.test is shared in Redis with a TTL ($ttl s)" [ "$ttl" -gt 0 ]
+key=$(rcli --scan --pattern 'sts:v1:rpt:*:d:enf-ok.test')
+ttl=$([ -n "$key" ] && rcli ttl "$key" || echo -2)
+check "c12 the TLSRPT outcome is counted in Redis with a TTL ($key: $ttl s)" [ "$ttl" -gt 0 ]
+kill "$REDIS_PID"
+wait "$REDIS_PID" 2>/dev/null || true
 
 echo "# enforce, certificate for another name"
 clear_retry
