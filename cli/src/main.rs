@@ -203,7 +203,9 @@ fn lint(file: &PathBuf) -> ExitCode {
     }
 }
 
-fn options(cli: &Cli) -> Result<ClientOptions, ExitCode> {
+/// The client settings of the global options, the settings file and the
+/// environment, as every command that looks policies up uses them.
+pub(crate) fn options(cli: &Cli) -> Result<ClientOptions, ExitCode> {
     let mut opts = ClientOptions {
         dns_server: cli.dns_server,
         ca_file: cli.ca_file.clone(),

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use sts_client::{Client, ClientOptions};
+use sts_client::Client;
 use sts_server::{DaneCheck, Level, ListenAddr, Server, ServerOptions};
 
 use crate::Cli;
@@ -55,33 +55,12 @@ fn parse_metrics(s: &str) -> Result<SocketAddr, String> {
     }
 }
 
-/// The client settings of the global options (as `sts check` has them),
-/// built here because the server also sets the refresh rules.
-fn client_options(cli: &Cli) -> Option<ClientOptions> {
-    let mut opts = ClientOptions {
-        dns_server: cli.dns_server,
-        ca_file: cli.ca_file.clone(),
-        https_port: cli.https_port,
-        cache_path: cli.cache.clone(),
-        https_connect_override: cli.connect,
-        ..ClientOptions::default()
-    };
-    if let Some(t) = cli.timeout {
-        let Ok(t) = Duration::try_from_secs_f64(t) else {
-            eprintln!("sts serve: --timeout {t} is not a number of seconds");
-            return None;
-        };
-        opts.dns_timeout = t;
-        opts.https_connect_timeout = t;
-        opts.https_total_timeout = t;
-    }
-    Some(opts)
-}
-
 /// Runs the server until SIGTERM or SIGINT; exit 0 after the requests in
 /// flight are answered.
 pub fn run(cli: &Cli, args: &ServeArgs) -> ExitCode {
-    let Some(mut opts) = client_options(cli) else {
+    // The same settings as every other command (flags, --config, --redis,
+    // STS_* variables); the server adds its own TXT re-check period.
+    let Ok(mut opts) = crate::options(cli) else {
         return ExitCode::from(2);
     };
     opts.rules.txt_recheck = args.recheck;
