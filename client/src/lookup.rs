@@ -233,32 +233,14 @@ impl Client {
         // Memory first, then disk (another process may have refreshed it).
         let t0 = Instant::now();
         if let Some(e) = self.cache.get_mem(&domain) {
-            match refresh::before_dns(Some(&e.meta()), now, &rules, force_txt) {
-                BeforeDns::UseCached => {
-                    self.trace(|| format!("cache: memory hit for {domain} ({:.3} ms)", ms(t0)));
-                    return cached(domain, &e, None, None);
-                }
-                BeforeDns::NoPolicyCached => {
-                    self.trace(|| {
-                        format!("cache: memory: {domain} has no policy ({:.3} ms)", ms(t0))
-                    });
-                    return known_no_policy(domain);
-                }
-                BeforeDns::CheckTxt => {}
+            if let Some(look) = self.answer_from_cache(&domain, &e, now, force_txt, "memory ", t0) {
+                return look;
             }
         }
         let entry = self.consult_shared(&domain, self.cache.get(&domain), now, force_txt);
         if let Some(e) = &entry {
-            match refresh::before_dns(Some(&e.meta()), now, &rules, force_txt) {
-                BeforeDns::UseCached => {
-                    self.trace(|| format!("cache: hit for {domain} ({:.3} ms)", ms(t0)));
-                    return cached(domain, e, None, None);
-                }
-                BeforeDns::NoPolicyCached => {
-                    self.trace(|| format!("cache: {domain} has no policy ({:.3} ms)", ms(t0)));
-                    return known_no_policy(domain);
-                }
-                BeforeDns::CheckTxt => {}
+            if let Some(look) = self.answer_from_cache(&domain, e, now, force_txt, "", t0) {
+                return look;
             }
         }
         self.trace(|| match &entry {
@@ -279,6 +261,31 @@ impl Client {
         );
         self.trace(|| format!("rules: {action:?}"));
         self.act(domain, entry, action, txt, now)
+    }
+
+    /// The answer a cache entry gives without DNS (RFC 8461 §3.3 rules of
+    /// the core), or `None` when the TXT record must be asked. `layer`
+    /// names the cache layer in the trace.
+    fn answer_from_cache(
+        &self,
+        domain: &str,
+        e: &CacheEntry,
+        now: u64,
+        force_txt: bool,
+        layer: &str,
+        t0: Instant,
+    ) -> Option<PolicyLookup> {
+        match refresh::before_dns(Some(&e.meta()), now, &self.opts.rules, force_txt) {
+            BeforeDns::UseCached => {
+                self.trace(|| format!("cache: {layer}hit for {domain} ({:.3} ms)", ms(t0)));
+                Some(cached(domain.to_owned(), e, None, None))
+            }
+            BeforeDns::NoPolicyCached => {
+                self.trace(|| format!("cache: {layer}{domain} has no policy ({:.3} ms)", ms(t0)));
+                Some(known_no_policy(domain.to_owned()))
+            }
+            BeforeDns::CheckTxt => None,
+        }
     }
 
     /// Looks the TXT record up: the id, or why there is none.
