@@ -98,6 +98,12 @@ abi-check: lib
 cross-test:
 	scripts/cross-test.sh
 
+# Static musl libsts.a and sts for aarch64 and armv7, run under qemu-user
+# (docs/portability.md; needs musl-dev:arm64 and musl-dev:armhf).
+.PHONY: musl
+musl:
+	scripts/musl.sh
+
 # The core must build for a target with no std at all.
 nostd:
 	scripts/nostd.sh
