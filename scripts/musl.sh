@@ -50,6 +50,16 @@ toolchain_for() {
 
 bytes() { stat -c %s "$1"; }
 
+# link_vectors NAME [LDFLAGS...]: tests/c/vectors.c, static, into $dir/NAME.
+link_vectors() {
+  local name=$1
+  shift
+  "$musl-gcc" -static -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -g "$@" -Iinclude \
+    -o "$dir/$name.debug" tests/c/vectors.c "$dir/libsts.a" -L"$selfc" "${native_libs[@]}"
+  "$gnu-strip" -o "$dir/$name" "$dir/$name.debug"
+  file -b "$dir/$name" | grep -q "statically linked" || checks+=("$name not static")
+}
+
 summary=()
 failed=0
 for target in "${targets[@]}"; do
@@ -105,15 +115,17 @@ for target in "${targets[@]}"; do
   # take the one rustc ships, not the glibc cross gcc's libgcc_eh.
   selfc=$(rustc +"$tc" --print sysroot)/lib/rustlib/$target/lib/self-contained
   read -r -a native_libs <<<"$native"
-  "$musl-gcc" -static -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -g -Iinclude \
-    -o "$dir/vectors.debug" tests/c/vectors.c "$dir/libsts.a" -L"$selfc" "${native_libs[@]}"
-  "$gnu-strip" -o "$dir/vectors" "$dir/vectors.debug"
-  file -b "$dir/vectors" | grep -q "statically linked" || checks+=("vectors not static")
+  # Twice: as plainly linked, and with --gc-sections, which drops the parts
+  # of the one LTO object the program does not call.
+  link_vectors vectors
+  link_vectors vectors-gc -Wl,--gc-sections
   vectors=$("$qemu" "$dir/vectors" tests/vectors/abi.tsv "$corpus" | tail -1) || true
   echo "$vectors"
   case $vectors in *" passed, 0 failed") ;; *) checks+=("vectors.c: $vectors") ;; esac
+  gc=$("$qemu" "$dir/vectors-gc" tests/vectors/abi.tsv "$corpus" | tail -1) || true
+  [ "$gc" = "$vectors" ] || checks+=("vectors.c with --gc-sections: $gc")
 
-  sizes="libsts.a $(bytes "$rel/libsts.a") ($(bytes "$dir/libsts.a") without debug), sts $(bytes "$dir/sts") stripped, vectors $(bytes "$dir/vectors") stripped"
+  sizes="libsts.a $(bytes "$rel/libsts.a") ($(bytes "$dir/libsts.a") without debug), sts $(bytes "$dir/sts") stripped, vectors $(bytes "$dir/vectors") stripped ($(bytes "$dir/vectors-gc") with --gc-sections)"
   if [ ${#checks[@]} -eq 0 ]; then
     summary+=("$target (rust $tc): static; $version runs; lint valid; vectors.c $vectors; $sizes")
   else
