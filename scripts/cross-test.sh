@@ -4,9 +4,11 @@
 # portable SWAR path) and s390x (big-endian). See ../shared/notes/cross-arch.md.
 #
 #   scripts/cross-test.sh [TARGET...]     default: aarch64 and s390x (gnu)
+#                                         also: armv7-unknown-linux-gnueabihf (32-bit)
 #
 # Needs (Debian, root): qemu-user, gcc-aarch64-linux-gnu libc6-dev-arm64-cross,
-# gcc-s390x-linux-gnu libc6-dev-s390x-cross; rustup targets are added here.
+# gcc-s390x-linux-gnu libc6-dev-s390x-cross (armv7: gcc-arm-linux-gnueabihf
+# libc6-dev-armhf-cross); rustup targets are added here.
 # No binfmt registration is needed: cargo's runner is set per target.
 # Ends with one "TARGET: ..." line per target; exits 1 if any failed.
 set -euo pipefail
@@ -25,6 +27,10 @@ failed=0
 for target in "${targets[@]}"; do
   arch=${target%%-*}
   gnu=$arch-linux-gnu
+  case $target in
+  # 32-bit ARM: the word path's non-64-bit branches run only here.
+  armv7-unknown-linux-gnueabihf) arch=arm gnu=arm-linux-gnueabihf ;;
+  esac
   for tool in "$gnu-gcc" "qemu-$arch"; do
     command -v "$tool" >/dev/null || {
       echo "$tool not found (apt-get install qemu-user gcc-$gnu)" >&2
