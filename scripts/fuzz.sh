@@ -17,6 +17,11 @@
 #                      unsafe code, so bounds checks already catch every
 #                      out-of-bounds read, and runs are ~2x faster)
 #   STS_SHARED         the shared data directory (default ../shared)
+#   STS_FUZZ_SWAR      1: build sts-core with its `swar` feature, so the
+#                      portable word path of ARM and big-endian targets is
+#                      fuzzed in place of SSE2 (the features are part of
+#                      cargo's hashes: both builds stay in one directory,
+#                      and switching rebuilds only the sts crates)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +30,12 @@ targets=(policy txt mx tlsrpt cert dane client)
 sanitizer=${STS_FUZZ_SANITIZER:-none}
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/fuzz/target}
+features=()
+path=default
+if [[ ${STS_FUZZ_SWAR:-0} == 1 ]]; then
+    features=(--features swar)
+    path=swar
+fi
 
 usage() {
     sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -94,10 +105,10 @@ build_corpus() {
 run_target() {
     local t=$1 secs=$2
     shift 2
-    echo "== fuzz $t for ${secs}s (sanitizer $sanitizer)" >&2
+    echo "== fuzz $t for ${secs}s (sanitizer $sanitizer, $path word path)" >&2
     local dict=()
     [[ -f $root/fuzz/dict/$t.dict ]] && dict=(-dict="$root/fuzz/dict/$t.dict")
-    cargo fuzz run --fuzz-dir "$root/fuzz" -s "$sanitizer" "$t" "$root/fuzz/corpus/$t" -- \
+    cargo fuzz run --fuzz-dir "$root/fuzz" -s "$sanitizer" "${features[@]}" "$t" "$root/fuzz/corpus/$t" -- \
         -max_total_time="$secs" "${dict[@]}" -print_final_stats=1 "$@"
 }
 
