@@ -8,11 +8,12 @@
 #
 # Needs (Debian 12, root): qemu-user, the glibc cross gcc as Rust's linker
 # (gcc-aarch64-linux-gnu, gcc-arm-linux-gnueabihf) and musl for the C side
-# (`dpkg --add-architecture arm64 armhf; apt-get update; apt-get install
-# musl-dev:arm64 musl-dev:armhf`, which brings aarch64-linux-musl-gcc and
-# arm-linux-musleabihf-gcc). rustup targets are added here; when the current
-# toolchain has no rust-std for a target (stable 1.94 and 1.95 ship none for
-# 32-bit ARM musl), the last release that has one is installed and used.
+# (`dpkg --add-architecture arm64; dpkg --add-architecture armhf; apt-get
+# update; apt-get install musl-dev:arm64 musl-dev:armhf`, which brings
+# aarch64-linux-musl-gcc and arm-linux-musleabihf-gcc). rustup targets are
+# added here; when the current toolchain has no rust-std for a target
+# (stable 1.94 and 1.95 ship none for 32-bit ARM musl), 1.93.0, which has
+# one, is installed and used.
 #
 # Environment:
 #   STS_MUSL_LIB_FEATURES  cargo feature arguments for libsts.a (default: the
@@ -24,6 +25,7 @@
 # `make install` leaves it, stripped sts and vectors). Ends with one line per
 # target; exits 1 if any check failed.
 set -euo pipefail
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 corpus=${CORPUS:-../shared/corpus}
 out=${BUILD:-build}/musl
@@ -50,6 +52,11 @@ toolchain_for() {
 
 bytes() { stat -c %s "$1"; }
 
+missing() {
+  echo "musl.sh: $1 not found ($2)" >&2
+  exit 2
+}
+
 # link_vectors NAME [LDFLAGS...]: tests/c/vectors.c, static, into $dir/NAME.
 link_vectors() {
   local name=$1
@@ -71,12 +78,10 @@ for target in "${targets[@]}"; do
     exit 2
     ;;
   esac
-  for tool in "$gnu-gcc:gcc-$gnu" "$musl-gcc:musl-dev:$deb" "$qemu:qemu-user"; do
-    command -v "${tool%%:*}" >/dev/null || {
-      echo "musl.sh: ${tool%%:*} not found (apt-get install ${tool#*:})" >&2
-      exit 2
-    }
-  done
+  command -v "$gnu-gcc" >/dev/null || missing "$gnu-gcc" "apt-get install gcc-$gnu"
+  command -v "$qemu" >/dev/null || missing "$qemu" "apt-get install qemu-user"
+  command -v "$musl-gcc" >/dev/null ||
+    missing "$musl-gcc" "dpkg --add-architecture $deb; apt-get update; apt-get install musl-dev:$deb"
   tc=$(toolchain_for "$target")
   dir=$out/$target
   rel=$tdir/$target/release
