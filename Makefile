@@ -100,7 +100,7 @@ cross-test:
 
 # Static musl libsts.a and sts for aarch64 and armv7, run under qemu-user
 # (docs/portability.md; needs musl-dev:arm64 and musl-dev:armhf).
-# MUSL_TARGETS picks some of them (CI builds armv7 only).
+# MUSL_TARGETS picks some of them.
 MUSL_TARGETS ?=
 .PHONY: musl
 musl:
