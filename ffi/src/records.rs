@@ -2,6 +2,7 @@
 //! the TLSRPT record, over caller-owned bytes and with no allocation.
 
 use crate::boundary::{arg, byte_ranges, bytes, cstr, guard, out_ptr, write};
+use crate::check::{check_word, policy_check};
 use crate::result::sts_result;
 use core::ptr::addr_of;
 use sts_core::policy::{self, Mode, Policy, PolicyParts, Span, INLINE_MX};
@@ -87,45 +88,6 @@ pub struct sts_tlsrpt_record {
     pub private_check: u32,
 }
 
-/// A value derived from the other fields, so that a struct that libsts did
-/// not fill (uninitialised, zeroed) or whose fields were changed is refused
-/// rather than trusted. One multiply over the folded words: it runs on
-/// every call that takes a parsed struct, and the boundary is meant to cost
-/// next to nothing (docs/benchmarks.md).
-#[inline(always)]
-fn check_word(ptr: *const u8, a: u64, b: u64) -> u32 {
-    let h = ((ptr as usize as u64) ^ 0x5354_5331_cbf2_9ce4 ^ a.rotate_left(21) ^ b.rotate_left(43))
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (h >> 32) as u32
-}
-
-/// The check word of a policy: the text, its counts, mode and max_age, and
-/// the inline mx spans (summed with their positions, so a changed or
-/// swapped span changes it).
-#[inline(always)]
-fn policy_check(
-    text: *const u8,
-    len: usize,
-    mx_count: usize,
-    rest_from: u32,
-    max_age: u32,
-    mode: u32,
-    spans: &[u32; MX_WORDS],
-) -> u32 {
-    // Each word xor a constant of its position, then summed: a changed or
-    // swapped span changes the sum, and the loop vectorises.
-    let mut fold = 0u32;
-    for (i, w) in spans.iter().enumerate() {
-        fold = fold.wrapping_add(w ^ (i as u32).wrapping_mul(0x9e37_79b9));
-    }
-    let fold = u64::from(fold);
-    check_word(
-        text,
-        len as u64 ^ (mx_count as u64) << 32 ^ fold,
-        u64::from(rest_from) ^ u64::from(max_age) << 32 ^ u64::from(mode) << 30,
-    )
-}
-
 /// Rebuilds a core policy from a caller's struct.
 ///
 /// # Safety
@@ -169,7 +131,8 @@ unsafe fn load_policy<'a>(p: *const sts_policy) -> Result<Policy<'a>, sts_result
         inline,
         rest_from,
     };
-    if check != policy_check(text, len, mx_count, rest_from, max_age, mode_raw, &words) {
+    // SAFETY: readable by contract.
+    if check != unsafe { policy_check(p) } {
         return Err(sts_result::STS_ERR_CORRUPT_STRUCT);
     }
     // SAFETY: the check word shows libsts filled this struct from a live
@@ -202,7 +165,7 @@ pub unsafe extern "C" fn sts_policy_parse(
             private_mx[2 * i] = s.start;
             private_mx[2 * i + 1] = s.len;
         }
-        let value = sts_policy {
+        let mut value = sts_policy {
             mode: parts.mode.into(),
             max_age: parts.max_age,
             mx_count: parts.mx_count,
@@ -210,16 +173,10 @@ pub unsafe extern "C" fn sts_policy_parse(
             private_len: text.len(),
             private_mx,
             private_rest_from: parts.rest_from,
-            private_check: policy_check(
-                text.as_ptr(),
-                text.len(),
-                parts.mx_count,
-                parts.rest_from,
-                parts.max_age,
-                parts.mode as u32,
-                &private_mx,
-            ),
+            private_check: 0,
         };
+        // SAFETY: a whole local struct.
+        value.private_check = unsafe { policy_check(&value) };
         // SAFETY: `dst` checked non-null; writable by contract.
         unsafe { write(dst, value) };
         Ok(())
