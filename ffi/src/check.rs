@@ -145,7 +145,8 @@ unsafe fn policy_check_sse2(p: *const sts_policy) -> u32 {
     // table; SSE2 is on (the cfg above). They are `unsafe` only for want of
     // a `#[target_feature]` on an `#[inline(always)]` function.
     let folded = unsafe {
-        let word = |i: usize| _mm_xor_si128(_mm_loadu_si128(base.add(i)), _mm_load_si128(keys.add(i)));
+        let word =
+            |i: usize| _mm_xor_si128(_mm_loadu_si128(base.add(i)), _mm_load_si128(keys.add(i)));
         let mut sum = word(0);
         for i in 1..6 {
             sum = _mm_add_epi64(sum, word(i));
@@ -213,6 +214,10 @@ mod tests {
         }
         let mut q = p;
         q.private_check ^= 1;
-        assert_eq!(unsafe { policy_check(&q) }, before, "the check word itself is not covered");
+        assert_eq!(
+            unsafe { policy_check(&q) },
+            before,
+            "the check word itself is not covered"
+        );
     }
 }
