@@ -14,17 +14,16 @@ use core::ptr::addr_of;
 /// text, len, the eight inline spans (start and length) and rest_from.
 const POLICY_WORDS: usize = 13;
 
-/// The position constants mixed into each word, so that swapped words
-/// (two spans, say) change the fold.
-const POLICY_KEYS: [u64; POLICY_WORDS] = {
-    let mut k = [0u64; POLICY_WORDS];
-    let mut i = 0;
-    while i < POLICY_WORDS {
-        k[i] = ((i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)) ^ 0x5354_5331_cbf2_9ce4;
-        i += 1;
-    }
-    k
-};
+/// The key of word `i`, mixed into it so that swapped words (two spans,
+/// say) change the fold: a step of [`KEY_STEP`] per position from
+/// [`KEY_BASE`], which the portable fold computes as it goes rather than
+/// keeping a table in a firmware image's flash.
+const KEY_BASE: u64 = 0x5354_5331_cbf2_9ce4;
+const KEY_STEP: u64 = 0x9e37_79b9_7f4a_7c15;
+
+const fn key(i: usize) -> u64 {
+    KEY_BASE.wrapping_add((i as u64 + 1).wrapping_mul(KEY_STEP))
+}
 
 /// Mixes a pointer and two words into 32 bits.
 #[inline(always)]
@@ -89,12 +88,13 @@ unsafe fn policy_check_portable(p: *const sts_policy) -> u32 {
         *w = u64::from(pair[0]) | u64::from(pair[1]) << 32;
     }
     words[12] = u64::from(rest_from);
-    finish(
-        words
-            .iter()
-            .zip(POLICY_KEYS)
-            .fold(0u64, |sum, (w, k)| sum.wrapping_add(w ^ k)),
-    )
+    let mut sum = 0u64;
+    let mut k = KEY_BASE;
+    for w in words {
+        k = k.wrapping_add(KEY_STEP);
+        sum = sum.wrapping_add(w ^ k);
+    }
+    finish(sum)
 }
 
 // On x86_64 the first twelve words are the first 96 bytes of the struct as
@@ -118,7 +118,7 @@ static SSE2_KEYS: Keys = {
     let mut k = [0u64; 12];
     let mut i = 0;
     while i < 12 {
-        k[i] = POLICY_KEYS[i];
+        k[i] = key(i);
         i += 1;
     }
     Keys(k)
@@ -156,7 +156,7 @@ unsafe fn policy_check_sse2(p: *const sts_policy) -> u32 {
     };
     // SAFETY: readable by contract.
     let rest_from = unsafe { addr_of!((*p).private_rest_from).read() };
-    finish(folded.wrapping_add(u64::from(rest_from) ^ POLICY_KEYS[12]))
+    finish(folded.wrapping_add(u64::from(rest_from) ^ key(12)))
 }
 
 #[cfg(test)]
