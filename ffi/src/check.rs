@@ -4,8 +4,8 @@
 //!
 //! They run on every call that takes a parsed struct, and the boundary is
 //! meant to cost next to nothing (docs/benchmarks.md), so each is one
-//! multiply over folded words. The mx spans of a policy are folded 16 words
-//! at once: with SSE2 on x86_64 (four 4-lane adds), else on `u64` pairs.
+//! multiply over folded words. A policy's 104 bytes are folded as 64-bit
+//! words: with SSE2 on x86_64 (six 16-byte loads), else field by field.
 
 use crate::records::sts_policy;
 use core::ptr::addr_of;
