@@ -19,8 +19,9 @@ const MX: u32 = u32::from_le_bytes(*b"mx: ");
 const VERSION: u32 = u32::from_le_bytes(*b"vers");
 const MODE: u32 = u32::from_le_bytes(*b"mode");
 const MAX_AGE: u32 = u32::from_le_bytes(*b"max_");
-/// `*.` before a wildcard pattern, little-endian.
+/// `*.` before a wildcard pattern, and a CRLF line end, little-endian.
 const WILDCARD: u16 = u16::from_le_bytes(*b"*.");
+const CRLF: u16 = u16::from_le_bytes(*b"\r\n");
 
 /// Which single-use fields [`parse`] has seen, as bits of one word, so
 /// that the line loop keeps one register for them rather than three.
@@ -42,13 +43,8 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
     let mut rest_from = len as u32;
 
     let mut pos = 0usize;
+    let mut head = head_at(text, 0)?;
     loop {
-        let head = match text.get(pos..pos + 4) {
-            Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
-            // The end of the text after a line terminator.
-            _ if pos == len => break,
-            _ => return None,
-        };
         // `end` is where the line's terminator must start.
         let end = match head {
             MX => {
@@ -102,12 +98,33 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
             }
             _ => return None,
         };
-        pos = match text.get(end) {
-            Some(b'\n') => end + 1,
-            Some(b'\r') if text.get(end + 1) == Some(&b'\n') => end + 2,
-            None if end == len => len,
-            // A CR alone, whitespace, a stray byte: the full parser's.
-            _ => return None,
+        // The terminator and the next line's first four bytes, read as one
+        // word where the text has eight bytes left: one load and one bounds
+        // check per line instead of three of each.
+        (pos, head) = match text.get(end..).and_then(|t| t.first_chunk::<8>()) {
+            Some(w) => {
+                let w = u64::from_le_bytes(*w);
+                if w as u16 == CRLF {
+                    (end + 2, (w >> 16) as u32)
+                } else if w as u8 == b'\n' {
+                    (end + 1, (w >> 8) as u32)
+                } else {
+                    // A CR alone, whitespace, a stray byte: the full parser's.
+                    return None;
+                }
+            }
+            _ => {
+                let next = match text.get(end) {
+                    Some(b'\n') => end + 1,
+                    Some(b'\r') if text.get(end + 1) == Some(&b'\n') => end + 2,
+                    None if end == len => break,
+                    _ => return None,
+                };
+                if next == len {
+                    break;
+                }
+                (next, head_at(text, next)?)
+            }
         };
     }
 
@@ -124,6 +141,16 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
             rest_from,
         },
     })
+}
+
+/// The first four bytes of the line at `pos`, little-endian; `None` if the
+/// text ends sooner (no field fits in fewer).
+#[inline(always)]
+fn head_at(text: &[u8], pos: usize) -> Option<u32> {
+    match text.get(pos..pos + 4) {
+        Some(&[a, b, c, d]) => Some(u32::from_le_bytes([a, b, c, d])),
+        _ => None,
+    }
 }
 
 /// The `max_age` that `s` starts with and the number of its digits:
