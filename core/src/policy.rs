@@ -416,13 +416,7 @@ impl<'a> Policy<'a> {
 
     /// The mx pattern at `index`, if there is one.
     pub fn mx_at(&self, index: usize) -> Option<&'a [u8]> {
-        if index >= self.parts.mx_count {
-            return None;
-        }
-        match self.parts.inline.get(index) {
-            Some(span) => span_slice(self.text, *span),
-            None => self.mx().nth(index),
-        }
+        self.mx_list().mx_at(index)
     }
 
     /// RFC 8461 §4.1: whether `host` is permitted by one of the mx
@@ -435,7 +429,7 @@ impl<'a> Policy<'a> {
 
     /// What matching reads of this policy, borrowed.
     #[inline(always)]
-    pub fn mx_list(&self) -> MxList<'_> {
+    pub fn mx_list(&self) -> MxList<'a, '_> {
         MxList {
             text: self.text,
             inline: &self.parts.inline,
@@ -452,18 +446,46 @@ impl<'a> Policy<'a> {
 /// that do not belong to `text` give wrong answers but never a panic or an
 /// out-of-bounds read.
 #[derive(Clone, Copy, Debug)]
-pub struct MxList<'a> {
+pub struct MxList<'t, 'p> {
     /// The policy text.
-    pub text: &'a [u8],
+    pub text: &'t [u8],
     /// [`PolicyParts::inline`].
-    pub inline: &'a [Span; INLINE_MX],
+    pub inline: &'p [Span; INLINE_MX],
     /// [`PolicyParts::mx_count`].
     pub mx_count: usize,
     /// [`PolicyParts::rest_from`].
     pub rest_from: u32,
 }
 
-impl MxList<'_> {
+impl<'t> MxList<'t, '_> {
+    /// [`Policy::mx_at`].
+    pub fn mx_at(&self, index: usize) -> Option<&'t [u8]> {
+        if index >= self.mx_count {
+            return None;
+        }
+        match self.inline.get(index) {
+            Some(span) => span_slice(self.text, *span),
+            None => self.rest().nth(index - INLINE_MX),
+        }
+    }
+
+    /// The mx values past the inline ones, found by scanning the text
+    /// from `rest_from`.
+    fn rest(&self) -> MxIter<'t> {
+        MxIter {
+            text: self.text,
+            parts: PolicyParts {
+                mode: Mode::None,
+                max_age: 0,
+                mx_count: self.mx_count,
+                inline: [Span::default(); INLINE_MX],
+                rest_from: self.rest_from,
+            },
+            index: INLINE_MX,
+            scan: self.rest_from as usize,
+        }
+    }
+
     /// [`Policy::match_mx`].
     #[inline(always)]
     pub fn match_mx(&self, host: &[u8]) -> Result<(), MxError> {
@@ -488,19 +510,7 @@ impl MxList<'_> {
     #[inline(never)]
     fn match_mx_rest(&self, host: &[u8]) -> Result<(), MxError> {
         if self.mx_count > INLINE_MX {
-            let rest = MxIter {
-                text: self.text,
-                parts: PolicyParts {
-                    mode: Mode::None,
-                    max_age: 0,
-                    mx_count: self.mx_count,
-                    inline: [Span::default(); INLINE_MX],
-                    rest_from: self.rest_from,
-                },
-                index: INLINE_MX,
-                scan: self.rest_from as usize,
-            };
-            for p in rest {
+            for p in self.rest() {
                 if let Some(verdict) = mx::match_validated(p, host) {
                     return verdict;
                 }

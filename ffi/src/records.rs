@@ -5,7 +5,7 @@ use crate::boundary::{arg, byte_ranges, bytes, cstr, guard, out_ptr, write};
 use crate::check::{check_word, policy_check};
 use crate::result::sts_result;
 use core::ptr::addr_of;
-use sts_core::policy::{self, Mode, MxList, Policy, PolicyParts, Span, INLINE_MX};
+use sts_core::policy::{self, Mode, MxList, Span, INLINE_MX};
 use sts_core::{mx, tlsrpt, txt};
 
 /// The policy mode (RFC 8461 §5).
@@ -88,68 +88,15 @@ pub struct sts_tlsrpt_record {
     pub private_check: u32,
 }
 
-/// Rebuilds a core policy from a caller's struct.
-///
-/// # Safety
-/// `p` must be NULL or point to a readable `sts_policy` whose text is alive.
-#[inline(always)]
-unsafe fn load_policy<'a>(p: *const sts_policy) -> Result<Policy<'a>, sts_result> {
-    if p.is_null() {
-        return Err(sts_result::STS_ERR_NULL);
-    }
-    // SAFETY: `p` is non-null and readable by contract. `mode` is read as a
-    // plain integer because a C caller may have stored any value there.
-    let (mode_raw, max_age, mx_count, text, len, words, rest_from, check) = unsafe {
-        (
-            addr_of!((*p).mode).cast::<u32>().read(),
-            addr_of!((*p).max_age).read(),
-            addr_of!((*p).mx_count).read(),
-            addr_of!((*p).private_text).read(),
-            addr_of!((*p).private_len).read(),
-            addr_of!((*p).private_mx).read(),
-            addr_of!((*p).private_rest_from).read(),
-            addr_of!((*p).private_check).read(),
-        )
-    };
-    let mode = match mode_raw {
-        0 => Mode::None,
-        1 => Mode::Testing,
-        2 => Mode::Enforce,
-        _ => return Err(sts_result::STS_ERR_CORRUPT_STRUCT),
-    };
-    let mut inline = [Span::default(); INLINE_MX];
-    for (i, s) in inline.iter_mut().enumerate() {
-        *s = Span {
-            start: words[2 * i],
-            len: words[2 * i + 1],
-        };
-    }
-    let parts = PolicyParts {
-        mode,
-        max_age,
-        mx_count,
-        inline,
-        rest_from,
-    };
-    // SAFETY: readable by contract.
-    if check != unsafe { policy_check(p) } {
-        return Err(sts_result::STS_ERR_CORRUPT_STRUCT);
-    }
-    // SAFETY: the check word shows libsts filled this struct from a live
-    // (text, len) the caller promised to keep.
-    let text = unsafe { bytes(text, len) }?;
-    Ok(Policy::from_parts(text, parts))
-}
-
-/// What matching reads of a caller's struct, borrowed from it rather than
-/// copied into a core [`Policy`]: matching is the call an MTA makes per
-/// MX host, and the copy was a tenth of its cost.
+/// What matching and `sts_policy_mx` read of a caller's struct, borrowed
+/// from it rather than copied into a core `Policy`: matching is the call
+/// an MTA makes per MX host, and the copy was a tenth of its cost.
 ///
 /// # Safety
 /// `p` must be NULL or point to a readable `sts_policy` whose text is
 /// alive, unchanged for `'a`.
 #[inline(always)]
-unsafe fn load_mx_list<'a>(p: *const sts_policy) -> Result<MxList<'a>, sts_result> {
+unsafe fn load_mx_list<'a>(p: *const sts_policy) -> Result<MxList<'a, 'a>, sts_result> {
     if p.is_null() {
         return Err(sts_result::STS_ERR_NULL);
     }
@@ -240,9 +187,9 @@ pub unsafe extern "C" fn sts_policy_mx(
 ) -> sts_result {
     guard(|| {
         // SAFETY: this function's contract.
-        let p = unsafe { load_policy(policy) }?;
+        let list = unsafe { load_mx_list(policy) }?;
         let (name, name_len) = (out_ptr(name)?, out_ptr(name_len)?);
-        let mx = p
+        let mx = list
             .mx_at(index)
             .ok_or(sts_result::STS_ERR_INDEX_OUT_OF_RANGE)?;
         // SAFETY: checked non-null; writable by contract.
