@@ -4,42 +4,35 @@
 //! failures, TLSRPT records of fetch errors, and hostile clients.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../../client/tests/common/mod.rs"]
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{policy_reply, policy_text, tempdir, HttpsServer, TestCa, Validity};
 use hickory_proto::rr::RecordType;
 use sts_client::{Client, ClientOptions};
 use sts_server::{ListenAddr, Server, ServerOptions};
-use sts_test_support::zone::{self, ZoneAnswer, ZoneServer};
+use sts_test_support::zone;
+use sts_test_support::{policy_reply, policy_text, DnsAnswer, Loopback, Reply};
 
-struct Env {
-    dns: ZoneServer,
-    https: HttpsServer,
-    ca: TestCa,
-    dir: PathBuf,
+/// The loopback servers, with the client and server settings that use
+/// them.
+struct Env(Loopback);
+
+impl std::ops::Deref for Env {
+    type Target = Loopback;
+    fn deref(&self) -> &Loopback {
+        &self.0
+    }
 }
 
 fn env(tag: &str, domains: &[&str]) -> Env {
-    let dir = tempdir(&format!("serve-{tag}"));
-    let ca = TestCa::new(&dir);
-    let names: Vec<String> = domains.iter().map(|d| format!("mta-sts.{d}")).collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let https = HttpsServer::start(ca.leaf(&names, Validity::Current));
-    Env {
-        dns: ZoneServer::start(),
-        https,
-        ca,
-        dir,
-    }
+    let l = Loopback::start(&format!("serve-{tag}"), domains);
+    // No SOA with negative answers: the client's own negative TTL applies.
+    l.dns.set_negative_ttl(None);
+    Env(l)
 }
 
 impl Env {
@@ -61,13 +54,7 @@ impl Env {
 
     /// TXT id, policy, and MX records for `domain`.
     fn publish(&self, domain: &str, id: &str, policy: &str, mx: &[(u16, &str)]) {
-        self.https
-            .set(&format!("mta-sts.{domain}"), policy_reply(policy));
-        self.dns.records(
-            &format!("_mta-sts.{domain}"),
-            RecordType::TXT,
-            vec![zone::txt(&format!("v=STSv1; id={id};"))],
-        );
+        self.0.publish(domain, id, policy);
         if !mx.is_empty() {
             self.dns.records(
                 domain,
@@ -341,13 +328,10 @@ fn rfc8461_2_authenticated_tlsa_records_make_the_answer_dane_only() {
             &[(10, &format!("mx.{d}"))],
         );
     }
-    e.dns.set(
+    e.dns.set_type(
         "_25._tcp.mx.dane.test",
         RecordType::TLSA,
-        ZoneAnswer::Records {
-            data: vec![zone::tlsa_3_1_1([7; 32])],
-            authenticated: true,
-        },
+        DnsAnswer::Authenticated(vec![zone::tlsa_3_1_1([7; 32])]),
     );
     // The same records without AD: not validated, so not DANE.
     e.dns.records(
@@ -373,11 +357,8 @@ fn rfc7672_tlsa_lookup_failure_for_an_enforce_domain_is_temp_never_a_downgrade()
         &enforce(&["mx.df.test"]),
         &[(10, "mx.df.test")],
     );
-    e.dns.set(
-        "_25._tcp.mx.df.test",
-        RecordType::TLSA,
-        ZoneAnswer::ServFail,
-    );
+    e.dns
+        .set_type("_25._tcp.mx.df.test", RecordType::TLSA, DnsAnswer::ServFail);
     let srv = e.serve(|_, _| {});
     let r = srv.ask("postfix df.test");
     assert!(r.starts_with("TEMP ") && r.contains("TLSA"), "{r}");
@@ -399,10 +380,10 @@ fn rfc8461_3_3_dns_failure_keeps_serving_the_cached_policy() {
     // A new server process on the same cache, DNS for the TXT record now
     // failing, and every TXT answer due for a re-check.
     e.dns
-        .set("_mta-sts.keep.test", RecordType::TXT, ZoneAnswer::ServFail);
+        .set_type("_mta-sts.keep.test", RecordType::TXT, DnsAnswer::ServFail);
     e.https.set(
         "mta-sts.keep.test",
-        common::Reply::Plain(500, "text/plain".into(), vec![]),
+        Reply::Plain(500, "text/plain".into(), vec![]),
     );
     let srv = e.serve(|o, c| {
         o.memo_ttl = Duration::ZERO;
@@ -423,7 +404,7 @@ fn rfc8460_4_3_fetch_failure_with_nothing_cached_is_notfound_and_recorded() {
     );
     e.https.set(
         "mta-sts.broken.test",
-        common::Reply::Plain(404, "text/plain".into(), b"no".to_vec()),
+        Reply::Plain(404, "text/plain".into(), b"no".to_vec()),
     );
     let srv = e.serve(|_, _| {});
     assert_eq!(srv.ask("postfix broken.test"), "NOTFOUND ");
@@ -467,7 +448,7 @@ fn rfc8461_3_3_requests_never_wait_for_a_refresh_which_runs_in_the_background() 
     );
     e.https.set(
         "mta-sts.bg.test",
-        common::Reply::Trickle(enforce(&["mx2.bg.test"]).into_bytes()),
+        Reply::Trickle(enforce(&["mx2.bg.test"]).into_bytes()),
     );
     assert_eq!(srv.ask("postfix bg.test"), old);
     // The trickling host makes the background fetch fail (timeout): the
@@ -642,7 +623,7 @@ fn stop_finishes_the_request_in_flight() {
     // when the stop comes.
     e.https.set(
         "mta-sts.late.test",
-        common::Reply::Trickle(b"version: STSv1\n".to_vec()),
+        Reply::Trickle(b"version: STSv1\n".to_vec()),
     );
     let mut srv = e.serve(|_, _| {});
     let mut s = srv.connect();
