@@ -18,23 +18,21 @@ use sts_client::{
 };
 use sts_core::txt::TxtError;
 
-/// The loopback servers, with the client settings that use them.
-struct Env(Loopback);
-
-impl std::ops::Deref for Env {
-    type Target = Loopback;
-    fn deref(&self) -> &Loopback {
-        &self.0
-    }
-}
+type Env = Loopback;
 
 /// Servers for `domains`: DNS, and HTTPS with a certificate for
 /// `mta-sts.<domain>` of each.
 fn env(tag: &str, domains: &[&str]) -> Env {
-    Env(Loopback::start(tag, domains))
+    Loopback::start(tag, domains)
 }
 
-impl Env {
+/// The client settings that use the loopback servers.
+trait Settings {
+    fn opts(&self) -> ClientOptions;
+    fn client(&self) -> Client;
+}
+
+impl Settings for Env {
     fn opts(&self) -> ClientOptions {
         ClientOptions {
             dns_server: Some(self.dns.addr),
