@@ -9,6 +9,7 @@
 
 pub mod https;
 pub mod loopback;
+pub mod redis;
 pub mod smtp;
 pub mod zone;
 
