@@ -120,26 +120,10 @@ impl Fleet {
 }
 
 fn spawn_child(role: &str, envs: &[(&str, String)]) -> Child {
-    let test = format!("child_{role}");
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        &test,
-        "--nocapture",
-        "--test-threads=1",
-        "--quiet",
-    ])
-    .env("STS_TEST_CHILD", role)
-    // Proxies from the environment must never be used.
-    .env("HTTPS_PROXY", "http://127.0.0.1:9")
-    .env("https_proxy", "http://127.0.0.1:9")
-    .env("ALL_PROXY", "http://127.0.0.1:9")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.spawn().unwrap()
+    sts_test_support::child::mta(&format!("child_{role}"), role)
+        .envs(envs.iter().map(|(k, v)| (k, v)))
+        .spawn()
+        .unwrap()
 }
 
 /// What a child MTA printed: `CHILD key=value ...`.

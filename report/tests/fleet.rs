@@ -8,7 +8,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::{MapResolver, SmtpSink, TempDir};
@@ -64,22 +64,11 @@ fn expected(mtas: usize, n: usize) -> Vec<(u64, u64)> {
 }
 
 fn spawn_child(role: &str, dir: &Path, url: &str, n: usize, mta: usize) -> Child {
-    let test = format!("child_{role}");
-    Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            &test,
-            "--nocapture",
-            "--test-threads=1",
-            "--quiet",
-        ])
-        .env("STS_TEST_CHILD", role)
+    sts_test_support::child::mta(&format!("child_{role}"), role)
         .env("STS_REDIS_URL", url)
         .env("STS_TEST_DIR", dir)
         .env("STS_TEST_N", n.to_string())
         .env("STS_TEST_MTA", mta.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .unwrap()
 }
