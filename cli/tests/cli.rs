@@ -24,15 +24,7 @@ fn sts(args: &[&str], envs: &[(&str, String)]) -> Output {
         None => Command::new(env!("CARGO_BIN_EXE_sts")),
     };
     cmd.args(args);
-    for var in [
-        "STS_DNS_SERVER",
-        "STS_CA_FILE",
-        "STS_HTTPS_PORT",
-        "STS_CACHE",
-        "STS_HTTPS_CONNECT",
-    ] {
-        cmd.env_remove(var);
-    }
+    sts_test_support::child::without_sts_settings(&mut cmd);
     for (k, v) in envs {
         cmd.env(k, v);
     }

@@ -14,16 +14,7 @@ use serde_json::Value;
 fn sts(args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sts"));
     cmd.args(args);
-    for var in [
-        "STS_DNS_SERVER",
-        "STS_CA_FILE",
-        "STS_HTTPS_PORT",
-        "STS_CACHE",
-        "STS_HTTPS_CONNECT",
-        "STS_REPORT_DIR",
-    ] {
-        cmd.env_remove(var);
-    }
+    sts_test_support::child::without_sts_settings(&mut cmd);
     cmd.output().unwrap()
 }
 

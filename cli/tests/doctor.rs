@@ -308,15 +308,7 @@ fn doctor_asking(
         .args(["--smtp-port", &w.smtp_port.to_string()])
         .args(["--timeout", timeout])
         .args(extra);
-    for var in [
-        "STS_DNS_SERVER",
-        "STS_CA_FILE",
-        "STS_HTTPS_PORT",
-        "STS_CACHE",
-        "STS_HTTPS_CONNECT",
-    ] {
-        cmd.env_remove(var);
-    }
+    sts_test_support::child::without_sts_settings(&mut cmd);
     cmd.output().unwrap()
 }
 

@@ -1,7 +1,8 @@
-//! Tests that need a process of their own (several MTAs sharing a cache
-//! or a Redis, a different umask) run a test of their own binary again
-//! as a child: libtest's `--exact` picks the one test, and an environment
-//! variable tells it that it is the child.
+//! Child processes of the tests. Tests that need a process of their own
+//! (several MTAs sharing a cache or a Redis, a different umask) run a
+//! test of their own binary again as a child: libtest's `--exact` picks
+//! the one test, and an environment variable tells it that it is the
+//! child. Commands under test get only the settings the test gives them.
 
 use std::process::{Command, Stdio};
 
@@ -48,4 +49,25 @@ pub fn run_under_umask_000(test: &str, marker: &str) {
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "child failed:\n{text}");
     assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
+}
+
+/// The environment variables through which the std layers and the `sts`
+/// command take their settings.
+pub const STS_SETTINGS_ENV: &[&str] = &[
+    "STS_DNS_SERVER",
+    "STS_CA_FILE",
+    "STS_HTTPS_PORT",
+    "STS_HTTPS_CONNECT",
+    "STS_CACHE",
+    "STS_REPORT_DIR",
+    "STS_REDIS_URL",
+];
+
+/// Removes [`STS_SETTINGS_ENV`] from what `cmd` inherits, so that a test's
+/// command sees only the settings the test gives it.
+pub fn without_sts_settings(cmd: &mut Command) -> &mut Command {
+    for var in STS_SETTINGS_ENV {
+        cmd.env_remove(var);
+    }
+    cmd
 }
