@@ -1,14 +1,13 @@
 //! The `sts` command against loopback DNS and HTTPS servers.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../client/tests/common/mod.rs"]
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::*;
 use serde_json::Value;
+use sts_test_support::{
+    policy_reply, policy_text, tempdir, txt1, DnsAnswer, DnsServer, HttpsServer, TestCa, Validity,
+};
 
 fn sts(args: &[&str], envs: &[(&str, String)]) -> Output {
     // STS_TEST_WRAPPER="/usr/bin/time -v" runs the command under a wrapper

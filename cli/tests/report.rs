@@ -2,14 +2,13 @@
 //! policy client's settings, against loopback DNS and HTTPS servers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../../client/tests/common/mod.rs"]
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{policy_reply, policy_text, tempdir, txt1, DnsServer, HttpsServer, TestCa, Validity};
 use serde_json::Value;
+use sts_test_support::{
+    policy_reply, policy_text, tempdir, txt1, DnsServer, HttpsServer, TestCa, Validity,
+};
 
 #[test]
 fn rfc8460_4_sts_report_record_then_print() {
