@@ -1,5 +1,5 @@
 //! The loopback servers of `sts-test-support` under the names the client
-//! tests import (the cli and ffi tests include this file too): DNS, HTTPS
+//! tests import (ffi/tests/lookup.rs includes this file too): DNS, HTTPS
 //! policy host, silent TCP server, throw-away CA and temporary directories.
 #![allow(unused_imports)] // each test binary uses a part
 
