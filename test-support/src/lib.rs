@@ -1,8 +1,9 @@
 //! Test support for the libsts integration tests (sts-client, sts-report,
 //! sts-server, the C ABI and the `sts` command): a DNS server on loopback
 //! (UDP and TCP) answering from a table, a throw-away CA, an HTTPS policy
-//! host, an SMTP server, and fresh temporary directories. One copy for
-//! every crate's tests, so that they exercise the same servers.
+//! host, SMTP and Redis servers, child processes, and fresh temporary
+//! directories. One copy for every crate's tests, so that they exercise
+//! the same servers.
 // Test code: a failed set-up is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![deny(missing_docs)]
@@ -209,17 +210,16 @@ fn key(name: &str) -> String {
 /// only has no records of this one.
 fn lookup(table: &Mutex<Table>, name: String, rtype: RecordType) -> Option<DnsAnswer> {
     let t = table.lock().unwrap();
-    let typed = (name, Some(rtype));
-    if let Some(a) = t.get(&typed) {
-        return Some(a.clone());
+    let found = t
+        .get(&(name.clone(), Some(rtype)))
+        .or_else(|| t.get(&(name.clone(), None)));
+    match found {
+        Some(a) => Some(a.clone()),
+        None => t
+            .keys()
+            .any(|(n, _)| *n == name)
+            .then(|| DnsAnswer::Records(Vec::new())),
     }
-    let name = typed.0;
-    if let Some(a) = t.get(&(name.clone(), None)) {
-        return Some(a.clone());
-    }
-    t.keys()
-        .any(|(n, _)| *n == name)
-        .then(|| DnsAnswer::Records(Vec::new()))
 }
 
 fn respond(table: &Mutex<Table>, flags: Flags, query: &[u8], tcp: bool) -> Option<Vec<u8>> {
@@ -300,8 +300,8 @@ fn respond(table: &Mutex<Table>, flags: Flags, query: &[u8], tcp: bool) -> Optio
 // ---------------------------------------------------------------- files
 
 /// A fresh empty directory under the system temp dir, named after `tag`
-/// and unique in this process; left behind for a failed test's post
-/// mortem.
+/// and unique in this process. Not removed afterwards, so that a failed
+/// test's files stay for a post mortem; [`TempDir`] is removed.
 pub fn tempdir(tag: &str) -> PathBuf {
     static SEQ: AtomicUsize = AtomicUsize::new(0);
     let d = std::env::temp_dir().join(format!(
