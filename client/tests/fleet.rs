@@ -49,14 +49,14 @@ struct Fleet {
 
 impl Fleet {
     fn new(tag: &str) -> Fleet {
-        let dir = tempdir(tag);
-        let ca = TestCa::new(&dir);
-        let dns = DnsServer::start();
-        let hosts: Vec<String> = (0..DOMAINS)
-            .map(|i| format!("mta-sts.{}", domain(i)))
-            .collect();
-        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
-        let https = HttpsServer::start(ca.leaf(&hosts, Validity::Current));
+        let domains: Vec<String> = (0..DOMAINS).map(domain).collect();
+        let domains: Vec<&str> = domains.iter().map(String::as_str).collect();
+        let Loopback {
+            dns,
+            https,
+            ca,
+            dir,
+        } = Loopback::start(tag, &domains);
         let f = Fleet {
             dir,
             ca,
