@@ -6,20 +6,20 @@
 //! JSON finding.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-#[path = "../../client/tests/common/mod.rs"]
-mod common;
-
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use common::*;
 use hickory_proto::rr::rdata::tlsa::{CertUsage, Matching, Selector};
 use hickory_proto::rr::rdata::{A, AAAA, MX, TLSA, TXT};
 use hickory_proto::rr::{Name, RData};
 use serde_json::Value;
 use sts_test_support::smtp::{SmtpMode, SmtpServer};
+use sts_test_support::{
+    policy_reply, policy_text, silent_tcp, tempdir, txt1, DnsAnswer, DnsServer, HttpsServer, Leaf,
+    Reply, TestCa, Validity,
+};
 
 /// The SMTP servers, by behaviour.
 const GOOD: Ipv4Addr = Ipv4Addr::new(127, 0, 27, 1);
@@ -308,15 +308,7 @@ fn doctor_asking(
         .args(["--smtp-port", &w.smtp_port.to_string()])
         .args(["--timeout", timeout])
         .args(extra);
-    for var in [
-        "STS_DNS_SERVER",
-        "STS_CA_FILE",
-        "STS_HTTPS_PORT",
-        "STS_CACHE",
-        "STS_HTTPS_CONNECT",
-    ] {
-        cmd.env_remove(var);
-    }
+    sts_test_support::child::without_sts_settings(&mut cmd);
     cmd.output().unwrap()
 }
 
