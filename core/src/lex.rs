@@ -22,12 +22,13 @@ pub(crate) fn find_lf(s: &[u8]) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     const LF: u64 = LO * b'\n' as u64;
-    let mut chunks = s.chunks_exact(8);
+    // split_first_chunk rather than chunks_exact + copy_from_slice: the
+    // latter keeps a panic location (and with it every string of the
+    // crate's merged string section) in size-optimised firmware builds.
+    let mut rest = s;
     let mut base = 0usize;
-    for chunk in chunks.by_ref() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word) ^ LF;
+    while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+        let x = u64::from_le_bytes(*word) ^ LF;
         // The lowest byte of x that is zero is the first LF; bytes above a
         // zero byte may be flagged falsely, which trailing_zeros ignores.
         let zero = x.wrapping_sub(LO) & !x & HI;
@@ -35,12 +36,9 @@ pub(crate) fn find_lf(s: &[u8]) -> Option<usize> {
             return Some(base + (zero.trailing_zeros() / 8) as usize);
         }
         base += 8;
+        rest = tail;
     }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| b == b'\n')
-        .map(|p| base + p)
+    rest.iter().position(|&b| b == b'\n').map(|p| base + p)
 }
 
 /// `s` without trailing `WSP`.
