@@ -101,7 +101,7 @@ fn line_up<'h>(pattern: &[u8], host: &'h [u8]) -> Option<Lined<'h>> {
         // `dot_suffix` is `.example.com`: the host must end with it.
         [b'*', dot_suffix @ ..] => {
             let split = host.len().checked_sub(dot_suffix.len())?;
-            let (label, tail) = host.split_at(split);
+            let (label, tail) = host.split_at_checked(split)?;
             name::eq_valid_ignore_case(dot_suffix, tail).then_some(Lined::Wildcard(label))
         }
         _ => name::eq_valid_ignore_case(pattern, host).then_some(Lined::Exact),

@@ -518,7 +518,7 @@ pub fn label_is_valid(label: &[u8]) -> bool {
 /// 8461 §4.1 matches names only.
 pub fn looks_like_ipv4(name: &[u8]) -> bool {
     let last = match name.iter().rposition(|&b| b == b'.') {
-        Some(dot) => &name[dot + 1..],
+        Some(dot) => name.get(dot + 1..).unwrap_or_default(),
         None => name,
     };
     !last.is_empty() && last.iter().all(u8::is_ascii_digit)
