@@ -53,6 +53,19 @@ pub(crate) fn trim_wsp_end(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// Whether `s` holds `b`. Not `contains`: on bytes that is memchr, whose
+/// word-at-a-time code costs 200 to 500 bytes of firmware flash, for
+/// scans of a label or an erroneous line.
+#[inline]
+pub(crate) fn has_byte(s: &[u8], b: u8) -> bool {
+    for &x in s {
+        if x == b {
+            return true;
+        }
+    }
+    false
+}
+
 /// `s` from `i` on, empty past the end. Parsers slice with this rather
 /// than `&s[i..]`: an index that cannot fail still costs a panic path
 /// (core's formatting, 8 KB of flash) where the optimiser cannot see that.

@@ -224,7 +224,7 @@ pub fn parse_detailed(text: &[u8]) -> Result<Policy<'_>, PolicyErrorAt> {
         let located = |error| {
             // A stray CR explains most malformed lines better than the
             // field-level rule it happened to break.
-            let error = if line.contains(&b'\r') {
+            let error = if lex::has_byte(line, b'\r') {
                 PolicyError::BareCr
             } else {
                 error
