@@ -77,6 +77,29 @@ pub(crate) fn tail(s: &[u8], i: usize) -> &[u8] {
     }
 }
 
+/// `&s[i..]` for an `i` known to be in range, for the policy line loop:
+/// 64-bit builds index, which x86_64 parses 8 instructions faster with
+/// (callgrind); 32-bit builds (firmware) use [`tail`], as one panic path
+/// keeps core's formatting, 8 KB, in a stable firmware build.
+#[inline(always)]
+pub(crate) fn tail_in_range(s: &[u8], i: usize) -> &[u8] {
+    if cfg!(target_pointer_width = "64") {
+        &s[i..]
+    } else {
+        tail(s, i)
+    }
+}
+
+/// `&s[..n]` for an `n` known to be in range; see [`tail_in_range`].
+#[inline(always)]
+pub(crate) fn head_in_range(s: &[u8], n: usize) -> &[u8] {
+    if cfg!(target_pointer_width = "64") {
+        &s[..n]
+    } else {
+        head(s, n)
+    }
+}
+
 /// The first `n` bytes of `s` (all of it if shorter); see [`tail`].
 #[inline(always)]
 pub(crate) fn head(s: &[u8], n: usize) -> &[u8] {
@@ -152,3 +175,35 @@ macro_rules! error_enum {
     };
 }
 pub(crate) use error_enum;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The slicing helpers stand in for indexes in the parsers, and 32-bit
+    // builds take the other branch of the _in_range pair: both must give
+    // what the index gives, and never panic out of range.
+    #[test]
+    fn slicing_helpers_agree_with_indexing() {
+        let s = b"mx: a.example\r";
+        for i in 0..=s.len() {
+            assert_eq!(tail(s, i), &s[i..]);
+            assert_eq!(tail_in_range(s, i), &s[i..]);
+            assert_eq!(head(s, i), &s[..i]);
+            assert_eq!(head_in_range(s, i), &s[..i]);
+        }
+        assert_eq!(tail(s, s.len() + 1), b"");
+        assert_eq!(tail(s, usize::MAX), b"");
+        assert_eq!(head(s, s.len() + 1), s);
+    }
+
+    #[test]
+    fn has_byte_and_trim_wsp_end() {
+        assert!(has_byte(b"a.b", b'.'));
+        assert!(!has_byte(b"ab", b'.'));
+        assert!(!has_byte(b"", b'.'));
+        assert_eq!(trim_wsp_end(b"abc \t "), b"abc");
+        assert_eq!(trim_wsp_end(b" \t"), b"");
+        assert_eq!(trim_wsp_end(b" a"), b" a");
+    }
+}

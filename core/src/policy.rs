@@ -208,12 +208,9 @@ pub fn parse_detailed(text: &[u8]) -> Result<Policy<'_>, PolicyErrorAt> {
     let mut pos = 0usize;
     while pos < text.len() {
         let line_start = pos;
-        let rest = &text[pos..];
+        let rest = lex::tail_in_range(text, pos);
         let (line, next) = match find_lf(rest) {
-            // The one slice here that keeps a panic path (and core's
-            // formatting) in a stable firmware build: lex::head in its
-            // place costs 8 instructions per parse on x86_64 (callgrind).
-            Some(nl) => match &rest[..nl] {
+            Some(nl) => match lex::head_in_range(rest, nl) {
                 [body @ .., b'\r'] => (body, pos + nl + 1),
                 body => (body, pos + nl + 1),
             },
