@@ -101,6 +101,17 @@ if [ "${1:-}" = --record ]; then
   recorded=$flash
 fi
 echo "base-min .text+.rodata: $flash bytes (budget $budget, recorded $recorded)"
+# The stable image is reported, not enforced: its size follows the
+# precompiled core of whichever stable toolchain builds it, and one panic
+# path in the parse code brings core's formatting back (about 8 KB).
+read -r t r _ <<<"$(sizes base)"
+if arm-none-eabi-nm "$out/base.elf" | grep -q panic_fmt; then
+  echo "base (stable) .text+.rodata: $((t + r)) bytes; it has a panic path (core::panicking::panic_fmt)"
+elif [ $((t + r)) -le "$budget" ]; then
+  echo "base (stable) .text+.rodata: $((t + r)) bytes, within the budget too"
+else
+  echo "base (stable) .text+.rodata: $((t + r)) bytes, over the budget (not enforced)"
+fi
 over=0
 if [ "$flash" -gt "$budget" ]; then
   echo "FAIL: .text+.rodata $flash is over the budget of $budget bytes" >&2
