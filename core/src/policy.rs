@@ -25,7 +25,7 @@
 //! in the [`Policy`] value for fast matching and the rest are found again
 //! by a lazy scan ([`Policy::mx`]), so there is no limit on their number.
 
-use crate::lex::{error_enum, find_lf, is_ext_name, is_wsp, skip_wsp, trim_wsp_end};
+use crate::lex::{self, error_enum, find_lf, is_ext_name, is_wsp, skip_wsp, trim_wsp_end};
 use crate::mx::{self, MxError};
 use crate::name;
 
@@ -212,9 +212,9 @@ pub fn parse_detailed(text: &[u8]) -> Result<Policy<'_>, PolicyErrorAt> {
     let mut pos = 0usize;
     while pos < text.len() {
         let line_start = pos;
-        let rest = &text[pos..];
+        let rest = lex::tail_in_range(text, pos);
         let (line, next) = match find_lf(rest) {
-            Some(nl) => match &rest[..nl] {
+            Some(nl) => match lex::head_in_range(rest, nl) {
                 [body @ .., b'\r'] => (body, pos + nl + 1),
                 body => (body, pos + nl + 1),
             },
@@ -225,7 +225,7 @@ pub fn parse_detailed(text: &[u8]) -> Result<Policy<'_>, PolicyErrorAt> {
         let located = |error| {
             // A stray CR explains most malformed lines better than the
             // field-level rule it happened to break.
-            let error = if line.contains(&b'\r') {
+            let error = if lex::has_byte(line, b'\r') {
                 PolicyError::BareCr
             } else {
                 error
@@ -243,12 +243,14 @@ pub fn parse_detailed(text: &[u8]) -> Result<Policy<'_>, PolicyErrorAt> {
             match line.iter().position(|&b| b == b':') {
                 Some(c) => c,
                 None if line.is_empty() => return located(PolicyError::BlankLine),
-                None if is_wsp(line[0]) => return located(PolicyError::LeadingWhitespace),
+                None if line.first().is_some_and(|&b| is_wsp(b)) => {
+                    return located(PolicyError::LeadingWhitespace)
+                }
                 None => return located(PolicyError::MissingColon),
             }
         };
-        let name = &line[..colon];
-        let value = trim_wsp_end(&line[skip_wsp(line, colon + 1)..]);
+        let name = lex::head(line, colon);
+        let value = trim_wsp_end(lex::tail(line, skip_wsp(line, colon + 1)));
 
         match name {
             b"mx" => {
@@ -554,15 +556,20 @@ impl<'a> Iterator for MxIter<'a> {
         // Past the inline positions: find the next `mx:` line. The text was
         // validated when parsed, so every line is `name: value`.
         while self.scan < self.text.len() {
-            let rest = &self.text[self.scan..];
+            let rest = lex::tail(self.text, self.scan);
             let (line, advance) = match find_lf(rest) {
-                Some(nl) => (&rest[..nl], nl + 1),
+                Some(nl) => (lex::head(rest, nl), nl + 1),
                 None => (rest, rest.len()),
             };
             self.scan += advance;
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if let Some(value) = line.strip_prefix(b"mx:") {
-                let value = trim_wsp_end(&value[skip_wsp(value, 0)..]);
+            // Slice patterns rather than strip_suffix/strip_prefix, which
+            // keep split_at's panic path in size-optimised builds.
+            let line = match line {
+                [body @ .., b'\r'] => body,
+                _ => line,
+            };
+            if let [b'm', b'x', b':', value @ ..] = line {
+                let value = trim_wsp_end(lex::tail(value, skip_wsp(value, 0)));
                 self.index += 1;
                 return Some(value);
             }
