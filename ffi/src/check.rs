@@ -10,10 +10,6 @@
 use crate::records::sts_policy;
 use core::ptr::addr_of;
 
-/// Number of `u64` words a policy's check covers: mode and max_age, mx_count,
-/// text, len, the eight inline spans (start and length) and rest_from.
-const POLICY_WORDS: usize = 13;
-
 /// The key of word `i`, mixed into it so that swapped words (two spans,
 /// say) change the fold: a step of [`KEY_STEP`] per position from
 /// [`KEY_BASE`], which the portable fold computes as it goes rather than
@@ -21,6 +17,7 @@ const POLICY_WORDS: usize = 13;
 const KEY_BASE: u64 = 0x5354_5331_cbf2_9ce4;
 const KEY_STEP: u64 = 0x9e37_79b9_7f4a_7c15;
 
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 const fn key(i: usize) -> u64 {
     KEY_BASE.wrapping_add((i as u64 + 1).wrapping_mul(KEY_STEP))
 }
@@ -33,16 +30,19 @@ pub(crate) fn check_word(ptr: *const u8, a: u64, b: u64) -> u32 {
     (h >> 32) as u32
 }
 
-/// The last step of every policy check: the high half of one multiply, so
-/// that every bit of the fold reaches the 32 bits kept.
+/// The last step of a 64-bit policy check: the high half of one multiply,
+/// so that every bit of the fold reaches the 32 bits kept.
+#[cfg(target_pointer_width = "64")]
 #[inline(always)]
 fn finish(fold: u64) -> u32 {
     (fold.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as u32
 }
 
-/// The check word of a policy: every field but the check itself, as the
-/// [`POLICY_WORDS`] words of [`policy_check_portable`], each xor its
-/// position's key, summed, then [`finish`]ed.
+/// The check word of a policy: every field but the check itself, as
+/// words (on 64-bit targets thirteen: mode and max_age, mx_count, text,
+/// len, the eight inline spans as start and length, rest_from; see
+/// [`policy_check_portable`]), each xor its position's key, summed, then
+/// multiplied.
 ///
 /// # Safety
 /// `p` must be non-null and readable for `size_of::<sts_policy>()` bytes.
@@ -79,22 +79,50 @@ unsafe fn policy_check_portable(p: *const sts_policy) -> u32 {
             addr_of!((*p).private_rest_from).read(),
         )
     };
-    let mut words = [0u64; POLICY_WORDS];
-    words[0] = u64::from(mode) | u64::from(max_age) << 32;
-    words[1] = mx_count as u64;
-    words[2] = text as usize as u64;
-    words[3] = len as u64;
-    for (w, pair) in words[4..12].iter_mut().zip(spans.chunks_exact(2)) {
-        *w = u64::from(pair[0]) | u64::from(pair[1]) << 32;
-    }
-    words[12] = u64::from(rest_from);
-    let mut sum = 0u64;
-    let mut k = KEY_BASE;
-    for w in words {
-        k = k.wrapping_add(KEY_STEP);
+    // The struct's words at the target's width: on 64-bit targets the
+    // same thirteen as the SSE2 fold; on 32-bit ones (firmware) each field
+    // is a word of its own, which keeps 64-bit arithmetic out of flash.
+    // Chained rather than gathered into an array, and `as_chunks` rather
+    // than `chunks_exact`: flash holds the fold, not an array's set-up or a
+    // panic path for a chunk size of zero.
+    #[cfg(target_pointer_width = "64")]
+    let words = {
+        let (pairs, _) = spans.as_chunks::<2>();
+        [
+            mode as usize | (max_age as usize) << 32,
+            mx_count,
+            text as usize,
+            len,
+        ]
+        .into_iter()
+        .chain(
+            pairs
+                .iter()
+                .map(|&[lo, hi]| lo as usize | (hi as usize) << 32),
+        )
+    };
+    #[cfg(not(target_pointer_width = "64"))]
+    let words = [
+        mode as usize,
+        max_age as usize,
+        mx_count,
+        text as usize,
+        len,
+    ]
+    .into_iter()
+    .chain(spans.iter().map(|&w| w as usize));
+    let mut sum = 0usize;
+    let mut k = KEY_BASE as usize;
+    for w in words.chain([rest_from as usize]) {
+        k = k.wrapping_add(KEY_STEP as usize);
         sum = sum.wrapping_add(w ^ k);
     }
-    finish(sum)
+    #[cfg(target_pointer_width = "64")]
+    return finish(sum as u64);
+    // An odd multiplier is a bijection on 32 bits: any change of the sum
+    // changes the check.
+    #[cfg(not(target_pointer_width = "64"))]
+    return sum.wrapping_mul(KEY_STEP as usize) as u32;
 }
 
 // On x86_64 the first twelve words are the first 96 bytes of the struct as
