@@ -43,13 +43,13 @@ $(BUILD)/%-shared: c-examples/%.c include/sts.h lib | $(BUILD)
 $(BUILD)/%-static: c-examples/%.c include/sts.h lib | $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) $(INC) -o $@ $< $(LIBDIR)/libsts.a $(STATIC_LIBS)
 
-$(BUILD)/test-%-shared: tests/c/%.c include/sts.h lib | $(BUILD)
+$(BUILD)/test-%-shared: tests/c/%.c tests/c/check.h include/sts.h lib | $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) $(INC) -o $@ $< $(SHARED_LINK)
 
-$(BUILD)/test-%-static: tests/c/%.c include/sts.h lib | $(BUILD)
+$(BUILD)/test-%-static: tests/c/%.c tests/c/check.h include/sts.h lib | $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) $(INC) -o $@ $< $(LIBDIR)/libsts.a $(STATIC_LIBS)
 
-$(BUILD)/test-%-asan: tests/c/%.c include/sts.h lib | $(BUILD)
+$(BUILD)/test-%-asan: tests/c/%.c tests/c/check.h include/sts.h lib | $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) $(SANITIZE) $(INC) -o $@ $< $(LIBDIR)/libsts.a $(STATIC_LIBS)
 
 demo: all

@@ -49,6 +49,7 @@
 
 // What the library of this header has (#if defined(STS_FEATURE_CLIENT)).
 #define STS_FEATURE_STD 1
+#define STS_FEATURE_MESSAGES 1
 #define STS_FEATURE_WEBPKI 1
 #define STS_FEATURE_DANE 1
 #define STS_FEATURE_CLIENT 1
@@ -59,7 +60,8 @@
 // 300s the policy file, 400s MX matching, 500s the TLSRPT record, 600s
 // WebPKI certificate checks, 700s DANE, 800s the client, 900s TLSRPT
 // recording.
-// `sts_result_str` describes each one in words.
+// `sts_result_str` describes each one in words (with
+// `STS_FEATURE_MESSAGES`; without it, firmware, it gives the name).
 enum sts_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
@@ -983,6 +985,11 @@ const char *sts_result_tlsrpt_type(uint32_t result);
 // A static, NUL-terminated description of `result`; never NULL. Unknown
 // numbers get a generic text. `result` is a `uint32_t` so that any value
 // a C caller passes is defined behaviour.
+//
+// A library built without the `messages` feature (the firmware builds:
+// their headers do not define `STS_FEATURE_MESSAGES`) has no texts and
+// returns what `sts_result_name` returns: the code's C identifier, or
+// `"STS_UNKNOWN"`.
 const char *sts_result_str(uint32_t result);
 
 // The C identifier of `result` (for example `"STS_ERR_POLICY_BAD_MX"`),

@@ -40,6 +40,9 @@ for f in echo load; do
   "$CC" -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -pthread -o "$OUT/$f" "$REPO/scripts/serve-bench/$f.c"
 done
 
+# For unbound_server_conf; its counters and PIDS are not used here.
+# shellcheck source=tests/lib/loopback.sh
+. "$REPO/tests/lib/loopback.sh"
 T=$(mktemp -d /tmp/sts-serve-bench.XXXXXX)
 PIDS=()
 cleanup() {
@@ -54,28 +57,12 @@ trap cleanup EXIT
 "$REPO/target/release/examples/fill_cache" "$T/cache" $N
 : >"$T/keys"
 {
-  cat <<EOF
-server:
-  interface: $NET.41
-  port: 53
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "$T"
-  pidfile: ""
-  use-syslog: no
-  verbosity: 0
-  do-ip6: no
-  module-config: "iterator"
-  access-control: 127.0.0.0/8 allow
-  local-zone: "." static
-  local-zone: "test." static
-EOF
+  unbound_server_conf "$NET.41" "$T"
   for i in $(seq 0 $((N - 1))); do
     echo "  local-data: \"bench-$i.test. 3600 IN MX 10 mx.bench-$i.test.\""
     echo "bench-$i.test" >>"$T/keys"
   done
-  printf 'remote-control:\n  control-enable: no\n'
+  unbound_control_off
 } >"$T/unbound.conf"
 unbound -d -c "$T/unbound.conf" >"$T/unbound.log" 2>&1 &
 PIDS+=("$!")

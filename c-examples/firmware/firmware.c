@@ -1,12 +1,14 @@
 /*
  * Firmware example: MTA-STS checks in a mail appliance with no heap and no
  * operating system. Only the validation core of libsts is linked (policy
- * parse, TXT selection, MX matching; DANE-EE with STS_FIRMWARE_DANE). All
- * inputs live in static storage; nothing calls malloc.
+ * parse, TXT selection, MX matching; DANE-EE when the header defines
+ * STS_FEATURE_DANE). All inputs live in static storage; nothing calls
+ * malloc. With -DSTS_FIRMWARE_LOG it also keeps sts_result_str for a log.
  *
  * Built two ways by scripts/firmware.sh: for thumbv7em-none-eabihf
- * (Cortex-M4F) with arm-none-eabi-gcc, to measure size; and for the host
- * with -DSTS_FIRMWARE_HOST, to run the same checks as a test.
+ * (Cortex-M4F) with arm-none-eabi-gcc and include/firmware*, to measure
+ * size; and for the host with -DSTS_FIRMWARE_HOST, to run the same checks
+ * as a test.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +22,34 @@ static const uint8_t policy[] = "version: STSv1\r\n"
                                 "max_age: 604800\r\n";
 static const uint8_t txt_spf[] = "v=spf1 -all";
 static const uint8_t txt_sts[] = "v=STSv1; id=20261123T000000;";
+
+#ifdef STS_FIRMWARE_LOG
+/* The text of the last refusal, where a firmware would log it. */
+const char *volatile sts_firmware_log;
+
+static int same_text(const char *a, const char *b) {
+  while (*a != '\0' && *a == *b) {
+    a++;
+    b++;
+  }
+  return *a == *b;
+}
+
+/* Keeps the text of `r` for the log; 0 when it is what this library's
+ * header promises: a sentence with STS_FEATURE_MESSAGES, else the name. */
+static int log_result(sts_result r) {
+  const char *text = sts_result_str(r);
+  sts_firmware_log = text;
+  if (text == NULL || text[0] == '\0') {
+    return 1;
+  }
+#if defined(STS_FEATURE_MESSAGES)
+  return same_text(text, sts_result_name(r));
+#else
+  return !same_text(text, sts_result_name(r));
+#endif
+}
+#endif
 
 /* Returns 0 when every check gives the expected answer, else the number of
  * the first check that did not. */
@@ -48,10 +78,15 @@ int sts_firmware_check(void) {
   if (sts_policy_match_mx(&p, "mx.attacker.example") != STS_ERR_MX_NO_MATCH) {
     return 5;
   }
+#ifdef STS_FIRMWARE_LOG
+  if (log_result(STS_ERR_MX_NO_MATCH) != 0) {
+    return 8;
+  }
+#endif
   if (sts_mx_pattern_match("*.example.com", "a.b.example.com") != STS_ERR_MX_NO_MATCH) {
     return 6;
   }
-#ifdef STS_FIRMWARE_DANE
+#if defined(STS_FEATURE_DANE)
   {
     /* A TLSA record that cannot be used for SMTP (PKIX-EE) and an empty
      * chain: both are reported, neither crashes. */

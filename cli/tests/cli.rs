@@ -1,14 +1,11 @@
 //! The `sts` command against loopback DNS and HTTPS servers.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../client/tests/common/mod.rs"]
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::*;
 use serde_json::Value;
+use sts_test_support::{policy_text, tempdir, DnsAnswer, Loopback};
 
 fn sts(args: &[&str], envs: &[(&str, String)]) -> Output {
     // STS_TEST_WRAPPER="/usr/bin/time -v" runs the command under a wrapper
@@ -24,15 +21,7 @@ fn sts(args: &[&str], envs: &[(&str, String)]) -> Output {
         None => Command::new(env!("CARGO_BIN_EXE_sts")),
     };
     cmd.args(args);
-    for var in [
-        "STS_DNS_SERVER",
-        "STS_CA_FILE",
-        "STS_HTTPS_PORT",
-        "STS_CACHE",
-        "STS_HTTPS_CONNECT",
-    ] {
-        cmd.env_remove(var);
-    }
+    sts_test_support::child::without_sts_settings(&mut cmd);
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -72,30 +61,24 @@ fn lint_reports_rule_line_and_column() {
     assert_eq!(o.status.code(), Some(1));
 }
 
-struct Setup {
-    dns: DnsServer,
-    https: HttpsServer,
-    ca: TestCa,
-}
+type Setup = Loopback;
 
 fn setup(tag: &str) -> (Setup, std::path::PathBuf) {
-    let dir = tempdir(tag);
-    let ca = TestCa::new(&dir);
-    let https = HttpsServer::start(ca.leaf(&["mta-sts.cli.test"], Validity::Current));
-    let dns = DnsServer::start();
-    dns.set("_mta-sts.cli.test", txt1("v=STSv1; id=cli1;"));
+    let l = Loopback::start(tag, &["cli.test"]);
+    l.publish(
+        "cli.test",
+        "cli1",
+        &policy_text("enforce", &["mx.cli.test"], 86_400),
+    );
     // The policy host's address, known only to the test DNS server.
-    dns.set(
+    l.dns.set(
         "mta-sts.cli.test",
         DnsAnswer::Records(vec![hickory_proto::rr::RData::A(
             hickory_proto::rr::rdata::A(std::net::Ipv4Addr::LOCALHOST),
         )]),
     );
-    https.set(
-        "mta-sts.cli.test",
-        policy_reply(&policy_text("enforce", &["mx.cli.test"], 86_400)),
-    );
-    (Setup { dns, https, ca }, dir)
+    let dir = l.dir.clone();
+    (l, dir)
 }
 
 fn flags(s: &Setup, cache: &Path) -> Vec<String> {

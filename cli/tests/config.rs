@@ -2,28 +2,18 @@
 //! and `report` against loopback DNS and HTTPS servers.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../client/tests/common/mod.rs"]
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::*;
 use serde_json::Value;
+use sts_test_support::{
+    policy_reply, policy_text, tempdir, txt1, DnsServer, HttpsServer, TestCa, Validity,
+};
 
 fn sts(args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sts"));
     cmd.args(args);
-    for var in [
-        "STS_DNS_SERVER",
-        "STS_CA_FILE",
-        "STS_HTTPS_PORT",
-        "STS_CACHE",
-        "STS_HTTPS_CONNECT",
-        "STS_REPORT_DIR",
-    ] {
-        cmd.env_remove(var);
-    }
+    sts_test_support::child::without_sts_settings(&mut cmd);
     cmd.output().unwrap()
 }
 

@@ -6,20 +6,20 @@
 //! JSON finding.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-#[path = "../../client/tests/common/mod.rs"]
-mod common;
-
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use common::*;
 use hickory_proto::rr::rdata::tlsa::{CertUsage, Matching, Selector};
 use hickory_proto::rr::rdata::{A, AAAA, MX, TLSA, TXT};
 use hickory_proto::rr::{Name, RData};
 use serde_json::Value;
 use sts_test_support::smtp::{SmtpMode, SmtpServer};
+use sts_test_support::{
+    policy_reply, policy_text, silent_tcp, tempdir, txt1, DnsAnswer, DnsServer, HttpsServer, Leaf,
+    Reply, TestCa, Validity,
+};
 
 /// The SMTP servers, by behaviour.
 const GOOD: Ipv4Addr = Ipv4Addr::new(127, 0, 27, 1);
@@ -27,6 +27,7 @@ const NO_STARTTLS: Ipv4Addr = Ipv4Addr::new(127, 0, 27, 2);
 const WRONG_NAME: Ipv4Addr = Ipv4Addr::new(127, 0, 27, 3);
 const EXPIRED: Ipv4Addr = Ipv4Addr::new(127, 0, 27, 4);
 const SILENT: Ipv4Addr = Ipv4Addr::new(127, 0, 27, 5);
+const BROKEN_TLS: Ipv4Addr = Ipv4Addr::new(127, 0, 27, 6);
 
 /// Domains whose MX host is `mx.<domain>` on the good server.
 const ON_GOOD: &[&str] = &[
@@ -62,7 +63,12 @@ fn a(ip: Ipv4Addr) -> RData {
 }
 
 fn mx(pref: u16, host: &str) -> RData {
-    RData::MX(MX::new(pref, Name::from_ascii(format!("{host}.")).unwrap()))
+    let fqdn = if host.ends_with('.') {
+        host.to_owned()
+    } else {
+        format!("{host}.")
+    };
+    RData::MX(MX::new(pref, Name::from_ascii(fqdn).unwrap()))
 }
 
 fn txt(s: &str) -> RData {
@@ -96,6 +102,9 @@ fn world() -> &'static World {
             "expired.test",
             "dead.test",
             "three.test",
+            "brokentls.test",
+            "nullmx.test",
+            "implicit.test",
         ] {
             policy_names.push(format!("mta-sts.{d}"));
         }
@@ -109,6 +118,7 @@ fn world() -> &'static World {
             "mx.notpermitted.test".into(),
             "mx1.three.test".into(),
             "mx2.three.test".into(),
+            "implicit.test".into(),
         ]);
         let good_refs: Vec<&str> = good_mx.iter().map(String::as_str).collect();
         let good_leaf = ca.leaf(&good_refs, Validity::Current);
@@ -137,6 +147,7 @@ fn world() -> &'static World {
                 ),
             ),
             (IpAddr::V4(SILENT), SmtpMode::Silent),
+            (IpAddr::V4(BROKEN_TLS), SmtpMode::BrokenTls),
             (
                 IpAddr::V6(Ipv6Addr::LOCALHOST),
                 SmtpMode::StartTls(good_leaf_v6.server_config()),
@@ -155,6 +166,8 @@ fn world() -> &'static World {
                 "mxname.test",
                 "expired.test",
                 "dead.test",
+                "brokentls.test",
+                "nullmx.test",
             ])
             .collect();
         let mx_ip = |d: &str| match d {
@@ -162,6 +175,7 @@ fn world() -> &'static World {
             "mxname.test" => WRONG_NAME,
             "expired.test" => EXPIRED,
             "dead.test" => SILENT,
+            "brokentls.test" => BROKEN_TLS,
             _ => GOOD,
         };
         for d in &all {
@@ -236,6 +250,23 @@ fn world() -> &'static World {
             "mx.v6.test",
             DnsAnswer::Records(vec![a(GOOD), RData::AAAA(AAAA(Ipv6Addr::LOCALHOST))]),
         );
+        // RFC 7505: a null MX, the domain accepts no mail.
+        dns.set("nullmx.test", DnsAnswer::Records(vec![mx(0, ".")]));
+        // RFC 5321 §5.1: no MX records, the domain's own address.
+        dns.set(
+            "mta-sts.implicit.test",
+            DnsAnswer::Records(vec![a(Ipv4Addr::LOCALHOST)]),
+        );
+        dns.set("_mta-sts.implicit.test", txt1("v=STSv1; id=5321;"));
+        dns.set("implicit.test", DnsAnswer::Records(vec![a(GOOD)]));
+        dns.set(
+            "_smtp._tls.implicit.test",
+            txt1("v=TLSRPTv1; rua=mailto:t@implicit.test"),
+        );
+        https.set(
+            "mta-sts.implicit.test",
+            policy_reply(&policy_text("enforce", &["implicit.test"], 1_209_600)),
+        );
         // Three MX hosts, the last one never answers.
         dns.set(
             "mta-sts.three.test",
@@ -308,15 +339,7 @@ fn doctor_asking(
         .args(["--smtp-port", &w.smtp_port.to_string()])
         .args(["--timeout", timeout])
         .args(extra);
-    for var in [
-        "STS_DNS_SERVER",
-        "STS_CA_FILE",
-        "STS_HTTPS_PORT",
-        "STS_CACHE",
-        "STS_HTTPS_CONNECT",
-    ] {
-        cmd.env_remove(var);
-    }
+    sts_test_support::child::without_sts_settings(&mut cmd);
     cmd.output().unwrap()
 }
 
@@ -485,6 +508,50 @@ fn rfc3207_mx_without_starttls_under_enforce() {
     let (code, v) = json("nostarttls.test", PolicyServer::Right);
     assert_eq!(code, Some(1), "{v:#}");
     expect(&v, "starttls", "error", "not offered");
+}
+
+#[test]
+fn rfc3207_handshake_that_fails_after_220_is_a_starttls_error() {
+    let (code, v) = json("brokentls.test", PolicyServer::Right);
+    assert_eq!(code, Some(1), "{v:#}");
+    expect(&v, "starttls", "error", "handshake failed");
+    // The connection itself was fine: no connect error is reported.
+    assert!(
+        findings(&v, "smtp-connect")
+            .iter()
+            .all(|f| f["verdict"] != "error"),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn rfc7505_null_mx_is_said_and_no_host_is_probed() {
+    let (code, v) = json("nullmx.test", PolicyServer::Right);
+    expect(&v, "mx-records", "info", "null MX");
+    for check in ["smtp-connect", "starttls", "certificate"] {
+        assert!(findings(&v, check).is_empty(), "{check} in {v:#}");
+    }
+    assert_eq!(code, Some(0), "{v:#}");
+}
+
+#[test]
+fn rfc5321_5_1_implicit_mx_probes_the_domain_itself() {
+    let (code, v) = json("implicit.test", PolicyServer::Right);
+    assert_eq!(code, Some(0), "{v:#}");
+    expect(
+        &v,
+        "mx-records",
+        "info",
+        "the domain itself is the mail host",
+    );
+    expect(&v, "starttls", "ok", "handshake done");
+    assert!(
+        findings(&v, "smtp-connect").iter().any(|f| f["subject"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("implicit.test ")),
+        "{v:#}"
+    );
 }
 
 #[test]

@@ -5,19 +5,19 @@
 //! that no message reaches it. Needs root (Exim with `-C`).
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-#[path = "../../client/tests/common/mod.rs"]
-mod common;
-
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::*;
 use hickory_proto::rr::rdata::{A, MX};
 use hickory_proto::rr::{Name, RData};
 use serde_json::Value;
+use sts_test_support::{
+    policy_reply, policy_text, tempdir, txt1, DnsAnswer, DnsServer, HttpsServer, Leaf, TestCa,
+    Validity,
+};
 
 const MX_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 27, 20);
 

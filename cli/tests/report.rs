@@ -2,14 +2,11 @@
 //! policy client's settings, against loopback DNS and HTTPS servers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../../client/tests/common/mod.rs"]
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{policy_reply, policy_text, tempdir, txt1, DnsServer, HttpsServer, TestCa, Validity};
 use serde_json::Value;
+use sts_test_support::{policy_text, txt1, Loopback};
 
 #[test]
 fn rfc8460_4_sts_report_record_then_print() {
@@ -94,35 +91,16 @@ fn yesterday() -> String {
         .to_string()
 }
 
-struct Loopback {
-    dns: DnsServer,
-    https: HttpsServer,
-    ca: TestCa,
-    dir: PathBuf,
-}
-
 /// rpt.test publishes an enforce policy on a policy host known only to
 /// the loopback servers; every other name is NXDOMAIN.
 fn loopback(tag: &str) -> Loopback {
-    let dir = tempdir(tag);
-    let ca = TestCa::new(&dir);
-    let https = HttpsServer::start(ca.leaf(&["mta-sts.rpt.test"], Validity::Current));
-    let dns = DnsServer::start();
-    dns.set("_mta-sts.rpt.test", txt1("v=STSv1; id=rpt1;"));
-    https.set(
-        "mta-sts.rpt.test",
-        policy_reply(&policy_text(
-            "enforce",
-            &["mx.rpt.test", "*.rpt.test"],
-            86_400,
-        )),
+    let l = Loopback::start(tag, &["rpt.test"]);
+    l.publish(
+        "rpt.test",
+        "rpt1",
+        &policy_text("enforce", &["mx.rpt.test", "*.rpt.test"], 86_400),
     );
-    Loopback {
-        dns,
-        https,
-        ca,
-        dir,
-    }
+    l
 }
 
 /// The client settings as environment variables (the cache is what

@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,25 +28,10 @@ fn new_policy() -> String {
 }
 
 fn child(test: &str, role: &str, envs: &[(&str, String)]) -> Child {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        test,
-        "--nocapture",
-        "--test-threads=1",
-        "--quiet",
-    ])
-    .env("STS_TEST_CHILD", role)
-    // Proxies from the environment must never be used.
-    .env("HTTPS_PROXY", "http://127.0.0.1:9")
-    .env("https_proxy", "http://127.0.0.1:9")
-    .env("ALL_PROXY", "http://127.0.0.1:9")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.spawn().unwrap()
+    sts_test_support::child::mta(test, role)
+        .envs(envs.iter().map(|(k, v)| (k, v)))
+        .spawn()
+        .unwrap()
 }
 
 #[test]

@@ -4,7 +4,6 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,30 +18,21 @@ use sts_client::{
 };
 use sts_core::txt::TxtError;
 
-struct Env {
-    dns: DnsServer,
-    https: HttpsServer,
-    ca: TestCa,
-    dir: PathBuf,
-}
+type Env = Loopback;
 
 /// Servers for `domains`: DNS, and HTTPS with a certificate for
 /// `mta-sts.<domain>` of each.
 fn env(tag: &str, domains: &[&str]) -> Env {
-    let dir = tempdir(tag);
-    let ca = TestCa::new(&dir);
-    let names: Vec<String> = domains.iter().map(|d| format!("mta-sts.{d}")).collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let https = HttpsServer::start(ca.leaf(&names, Validity::Current));
-    Env {
-        dns: DnsServer::start(),
-        https,
-        ca,
-        dir,
-    }
+    Loopback::start(tag, domains)
 }
 
-impl Env {
+/// The client settings that use the loopback servers.
+trait Settings {
+    fn opts(&self) -> ClientOptions;
+    fn client(&self) -> Client;
+}
+
+impl Settings for Env {
     fn opts(&self) -> ClientOptions {
         ClientOptions {
             dns_server: Some(self.dns.addr),
@@ -61,16 +51,6 @@ impl Env {
 
     fn client(&self) -> Client {
         Client::new(self.opts()).unwrap()
-    }
-
-    /// Publishes TXT id `id` and the policy for `domain`.
-    fn publish(&self, domain: &str, id: &str, policy: &str) {
-        self.https
-            .set(&format!("mta-sts.{domain}"), policy_reply(policy));
-        self.dns.set(
-            &format!("_mta-sts.{domain}"),
-            txt1(&format!("v=STSv1; id={id};")),
-        );
     }
 }
 

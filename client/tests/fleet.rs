@@ -8,13 +8,14 @@
 mod common;
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 use sts_client::refresh::Rules;
 use sts_client::{Client, ClientOptions, DaneStatus, DecisionMode};
+use sts_test_support::redis::RedisServer;
 
 const DOMAINS: usize = 20;
 
@@ -38,100 +39,6 @@ fn policy(generation: u32) -> String {
     policy_text("enforce", &mx, 86_400)
 }
 
-/// A `redis-server` of the Debian package on 127.0.0.1, without
-/// persistence; killed when dropped.
-struct RedisServer {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl RedisServer {
-    fn start(dir: &Path) -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut r = RedisServer {
-            port,
-            dir: dir.to_owned(),
-            child: None,
-        };
-        r.restart();
-        r
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// (Re)starts the server on the same port, empty.
-    fn restart(&mut self) {
-        assert!(self.child.is_none());
-        let child = Command::new("redis-server")
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &self.port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                &self.dir.display().to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("redis-server (Debian package redis-server) must be installed");
-        self.child = Some(child);
-        let t0 = Instant::now();
-        loop {
-            if let Ok(mut c) = self.conn() {
-                if redis::cmd("PING").query::<String>(&mut c).is_ok() {
-                    return;
-                }
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn conn(&self) -> redis::RedisResult<redis::Connection> {
-        redis::Client::open(self.url())?.get_connection_with_timeout(Duration::from_secs(1))
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Every key of the fleet with its remaining time to live in ms.
-    fn keys_with_ttl(&self) -> Vec<(String, i64)> {
-        let mut c = self.conn().unwrap();
-        let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut c).unwrap();
-        keys.into_iter()
-            .map(|k| {
-                let ttl: i64 = redis::cmd("PTTL").arg(&k).query(&mut c).unwrap();
-                (k, ttl)
-            })
-            .collect()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// The loopback DNS and HTTPS servers of the fleet's 20 domains.
 struct Fleet {
     dir: PathBuf,
@@ -142,14 +49,14 @@ struct Fleet {
 
 impl Fleet {
     fn new(tag: &str) -> Fleet {
-        let dir = tempdir(tag);
-        let ca = TestCa::new(&dir);
-        let dns = DnsServer::start();
-        let hosts: Vec<String> = (0..DOMAINS)
-            .map(|i| format!("mta-sts.{}", domain(i)))
-            .collect();
-        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
-        let https = HttpsServer::start(ca.leaf(&hosts, Validity::Current));
+        let domains: Vec<String> = (0..DOMAINS).map(domain).collect();
+        let domains: Vec<&str> = domains.iter().map(String::as_str).collect();
+        let Loopback {
+            dns,
+            https,
+            ca,
+            dir,
+        } = Loopback::start(tag, &domains);
         let f = Fleet {
             dir,
             ca,
@@ -213,26 +120,10 @@ impl Fleet {
 }
 
 fn spawn_child(role: &str, envs: &[(&str, String)]) -> Child {
-    let test = format!("child_{role}");
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        &test,
-        "--nocapture",
-        "--test-threads=1",
-        "--quiet",
-    ])
-    .env("STS_TEST_CHILD", role)
-    // Proxies from the environment must never be used.
-    .env("HTTPS_PROXY", "http://127.0.0.1:9")
-    .env("https_proxy", "http://127.0.0.1:9")
-    .env("ALL_PROXY", "http://127.0.0.1:9")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.spawn().unwrap()
+    sts_test_support::child::mta(&format!("child_{role}"), role)
+        .envs(envs.iter().map(|(k, v)| (k, v)))
+        .spawn()
+        .unwrap()
 }
 
 /// What a child MTA printed: `CHILD key=value ...`.

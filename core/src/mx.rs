@@ -10,7 +10,7 @@
 //! in dotted form never matches: §4.1 compares names, and an MX record
 //! pointing at an address literal is not something a policy can vouch for.
 
-use crate::lex::error_enum;
+use crate::lex::{self, error_enum};
 use crate::name;
 
 error_enum! {
@@ -79,7 +79,7 @@ pub fn matches_prepared(pattern: &[u8], host: &[u8]) -> bool {
     match line_up(pattern, host) {
         None => false,
         Some(Lined::Exact) => true,
-        Some(Lined::Wildcard(label)) => !label.is_empty() && !label.contains(&b'.'),
+        Some(Lined::Wildcard(label)) => !label.is_empty() && !lex::has_byte(label, b'.'),
     }
 }
 
@@ -101,7 +101,7 @@ fn line_up<'h>(pattern: &[u8], host: &'h [u8]) -> Option<Lined<'h>> {
         // `dot_suffix` is `.example.com`: the host must end with it.
         [b'*', dot_suffix @ ..] => {
             let split = host.len().checked_sub(dot_suffix.len())?;
-            let (label, tail) = host.split_at(split);
+            let (label, tail) = host.split_at_checked(split)?;
             name::eq_valid_ignore_case(dot_suffix, tail).then_some(Lined::Wildcard(label))
         }
         _ => name::eq_valid_ignore_case(pattern, host).then_some(Lined::Exact),
@@ -114,7 +114,7 @@ fn line_up<'h>(pattern: &[u8], host: &'h [u8]) -> Option<Lined<'h>> {
 #[cold]
 #[inline(never)]
 fn wildcard_label_fails(label: &[u8]) -> Option<Result<(), MxError>> {
-    match label.contains(&b'.') {
+    match lex::has_byte(label, b'.') {
         true => None,
         false => Some(Err(MxError::BadHost)),
     }

@@ -41,8 +41,9 @@ pub const MAX_NAME_LEN: usize = 253;
 pub const MAX_LABEL_LEN: usize = 63;
 
 /// Byte classes for the validation loop: 0 = invalid, 1 = letter or digit,
-/// 2 = hyphen, 3 = dot.
-const CLASS: [u8; 256] = {
+/// 2 = hyphen, 3 = dot. A static, not a const: a const table is copied
+/// into every crate that inlines a reader (firmware images had two).
+static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut i = 0;
     while i < 256 {
@@ -487,16 +488,20 @@ fn sse2_eq_valid_ignore_case(valid: &[u8], other: &[u8]) -> bool {
 /// past the end of `s` (a zero byte is not a name byte).
 #[inline(always)]
 pub(crate) fn word_padded(s: &[u8], i: usize) -> u64 {
-    let mut w = [0u8; 8];
-    match s.get(i..i.wrapping_add(8)) {
-        Some(src) => w.copy_from_slice(src),
+    // try_from, not copy_from_slice: see lex::find_lf.
+    match s
+        .get(i..i.wrapping_add(8))
+        .and_then(|src| <[u8; 8]>::try_from(src).ok())
+    {
+        Some(w) => u64::from_le_bytes(w),
         None => {
+            let mut w = [0u8; 8];
             for (dst, src) in w.iter_mut().zip(s.get(i..).unwrap_or_default()) {
                 *dst = *src;
             }
+            u64::from_le_bytes(w)
         }
     }
-    u64::from_le_bytes(w)
 }
 
 /// Whether `label` is one valid label: 1 to 63 letters, digits and
@@ -513,7 +518,7 @@ pub fn label_is_valid(label: &[u8]) -> bool {
 /// 8461 §4.1 matches names only.
 pub fn looks_like_ipv4(name: &[u8]) -> bool {
     let last = match name.iter().rposition(|&b| b == b'.') {
-        Some(dot) => &name[dot + 1..],
+        Some(dot) => name.get(dot + 1..).unwrap_or_default(),
         None => name,
     };
     !last.is_empty() && last.iter().all(u8::is_ascii_digit)

@@ -25,7 +25,7 @@
 //! in the [`Policy`] value for fast matching and the rest are found again
 //! by a lazy scan ([`Policy::mx`]), so there is no limit on their number.
 
-use crate::lex::{error_enum, find_lf, is_ext_name, is_wsp, skip_wsp, trim_wsp_end};
+use crate::lex::{self, error_enum, find_lf, is_ext_name, is_wsp, skip_wsp, trim_wsp_end};
 use crate::mx::{self, MxError};
 use crate::name;
 
@@ -106,7 +106,11 @@ impl Mode {
 }
 
 /// Position of one mx value inside the policy text.
+// `repr(C)`: two `u32`s in this order, so that a wrapper which stores the
+// spans as a `u32` array (the C ABI's `sts_policy`) can lend them as
+// `[Span; INLINE_MX]` to [`MxList`] without copying.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct Span {
     /// Byte offset of the value.
     pub start: u32,
@@ -208,9 +212,9 @@ pub fn parse_detailed(text: &[u8]) -> Result<Policy<'_>, PolicyErrorAt> {
     let mut pos = 0usize;
     while pos < text.len() {
         let line_start = pos;
-        let rest = &text[pos..];
+        let rest = lex::tail_in_range(text, pos);
         let (line, next) = match find_lf(rest) {
-            Some(nl) => match &rest[..nl] {
+            Some(nl) => match lex::head_in_range(rest, nl) {
                 [body @ .., b'\r'] => (body, pos + nl + 1),
                 body => (body, pos + nl + 1),
             },
@@ -221,7 +225,7 @@ pub fn parse_detailed(text: &[u8]) -> Result<Policy<'_>, PolicyErrorAt> {
         let located = |error| {
             // A stray CR explains most malformed lines better than the
             // field-level rule it happened to break.
-            let error = if line.contains(&b'\r') {
+            let error = if lex::has_byte(line, b'\r') {
                 PolicyError::BareCr
             } else {
                 error
@@ -239,12 +243,14 @@ pub fn parse_detailed(text: &[u8]) -> Result<Policy<'_>, PolicyErrorAt> {
             match line.iter().position(|&b| b == b':') {
                 Some(c) => c,
                 None if line.is_empty() => return located(PolicyError::BlankLine),
-                None if is_wsp(line[0]) => return located(PolicyError::LeadingWhitespace),
+                None if line.first().is_some_and(|&b| is_wsp(b)) => {
+                    return located(PolicyError::LeadingWhitespace)
+                }
                 None => return located(PolicyError::MissingColon),
             }
         };
-        let name = &line[..colon];
-        let value = trim_wsp_end(&line[skip_wsp(line, colon + 1)..]);
+        let name = lex::head(line, colon);
+        let value = trim_wsp_end(lex::tail(line, skip_wsp(line, colon + 1)));
 
         match name {
             b"mx" => {
@@ -412,13 +418,7 @@ impl<'a> Policy<'a> {
 
     /// The mx pattern at `index`, if there is one.
     pub fn mx_at(&self, index: usize) -> Option<&'a [u8]> {
-        if index >= self.parts.mx_count {
-            return None;
-        }
-        match self.parts.inline.get(index) {
-            Some(span) => span_slice(self.text, *span),
-            None => self.mx().nth(index),
-        }
+        self.mx_list().mx_at(index)
     }
 
     /// RFC 8461 §4.1: whether `host` is permitted by one of the mx
@@ -426,12 +426,77 @@ impl<'a> Policy<'a> {
     /// other errors when `host` is not a host name.
     #[inline(always)]
     pub fn match_mx(&self, host: &[u8]) -> Result<(), MxError> {
+        self.mx_list().match_mx(host)
+    }
+
+    /// What matching reads of this policy, borrowed.
+    #[inline(always)]
+    pub fn mx_list(&self) -> MxList<'a, '_> {
+        MxList {
+            text: self.text,
+            inline: &self.parts.inline,
+            mx_count: self.parts.mx_count,
+            rest_from: self.parts.rest_from,
+        }
+    }
+}
+
+/// The parts of a policy that [`MxList::match_mx`] reads, borrowed: the
+/// text and the [`PolicyParts`] fields about mx values. A wrapper that keeps
+/// the parts in a layout of its own (the C ABI) matches through this
+/// without rebuilding a [`Policy`]. As with [`Policy::from_parts`], parts
+/// that do not belong to `text` give wrong answers but never a panic or an
+/// out-of-bounds read.
+#[derive(Clone, Copy, Debug)]
+pub struct MxList<'t, 'p> {
+    /// The policy text.
+    pub text: &'t [u8],
+    /// [`PolicyParts::inline`].
+    pub inline: &'p [Span; INLINE_MX],
+    /// [`PolicyParts::mx_count`].
+    pub mx_count: usize,
+    /// [`PolicyParts::rest_from`].
+    pub rest_from: u32,
+}
+
+impl<'t> MxList<'t, '_> {
+    /// [`Policy::mx_at`].
+    pub fn mx_at(&self, index: usize) -> Option<&'t [u8]> {
+        if index >= self.mx_count {
+            return None;
+        }
+        match self.inline.get(index) {
+            Some(span) => span_slice(self.text, *span),
+            None => self.rest().nth(index - INLINE_MX),
+        }
+    }
+
+    /// The mx values past the inline ones, found by scanning the text
+    /// from `rest_from`.
+    fn rest(&self) -> MxIter<'t> {
+        MxIter {
+            text: self.text,
+            parts: PolicyParts {
+                mode: Mode::None,
+                max_age: 0,
+                mx_count: self.mx_count,
+                inline: [Span::default(); INLINE_MX],
+                rest_from: self.rest_from,
+            },
+            index: INLINE_MX,
+            scan: self.rest_from as usize,
+        }
+    }
+
+    /// [`Policy::match_mx`].
+    #[inline(always)]
+    pub fn match_mx(&self, host: &[u8]) -> Result<(), MxError> {
         // Compare first and validate after: a host equal to a validated
         // pattern is itself valid but for the label a wildcard stands
         // for, so the common case checks only that label.
         let host = name::strip_root(host);
-        let inline = self.parts.mx_count.min(INLINE_MX);
-        for span in self.parts.inline.get(..inline).unwrap_or_default() {
+        let inline = self.mx_count.min(INLINE_MX);
+        for span in self.inline.get(..inline).unwrap_or_default() {
             if let Some(p) = span_slice(self.text, *span) {
                 if let Some(verdict) = mx::match_validated(p, host) {
                     return verdict;
@@ -446,10 +511,8 @@ impl<'a> Policy<'a> {
     /// the common case stays small.
     #[inline(never)]
     fn match_mx_rest(&self, host: &[u8]) -> Result<(), MxError> {
-        if self.parts.mx_count > INLINE_MX {
-            let mut rest = self.mx();
-            rest.index = INLINE_MX;
-            for p in rest {
+        if self.mx_count > INLINE_MX {
+            for p in self.rest() {
                 if let Some(verdict) = mx::match_validated(p, host) {
                     return verdict;
                 }
@@ -479,7 +542,9 @@ pub struct MxIter<'a> {
 impl<'a> Iterator for MxIter<'a> {
     type Item = &'a [u8];
 
-    #[inline]
+    // `always`: in libsts.so LTO otherwise leaves it a call per pattern
+    // inside the match loop, 23 instructions each on a 200-mx policy.
+    #[inline(always)]
     fn next(&mut self) -> Option<&'a [u8]> {
         if self.index >= self.parts.mx_count {
             return None;
@@ -491,15 +556,20 @@ impl<'a> Iterator for MxIter<'a> {
         // Past the inline positions: find the next `mx:` line. The text was
         // validated when parsed, so every line is `name: value`.
         while self.scan < self.text.len() {
-            let rest = &self.text[self.scan..];
+            let rest = lex::tail(self.text, self.scan);
             let (line, advance) = match find_lf(rest) {
-                Some(nl) => (&rest[..nl], nl + 1),
+                Some(nl) => (lex::head(rest, nl), nl + 1),
                 None => (rest, rest.len()),
             };
             self.scan += advance;
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if let Some(value) = line.strip_prefix(b"mx:") {
-                let value = trim_wsp_end(&value[skip_wsp(value, 0)..]);
+            // Slice patterns rather than strip_suffix/strip_prefix, which
+            // keep split_at's panic path in size-optimised builds.
+            let line = match line {
+                [body @ .., b'\r'] => body,
+                _ => line,
+            };
+            if let [b'm', b'x', b':', value @ ..] = line {
+                let value = trim_wsp_end(lex::tail(value, skip_wsp(value, 0)));
                 self.index += 1;
                 return Some(value);
             }

@@ -66,7 +66,7 @@ pub fn parse(record: &[u8]) -> Result<TxtRecord<'_>, TxtError> {
     let mut id = None;
     parse_fields(record, VERSION, |name, s, start| {
         let end = value_end(s, start);
-        let value = &s[start..end];
+        let value = s.get(start..end).unwrap_or_default();
         if name == b"id" && id.is_none() {
             if value.is_empty()
                 || value.len() > MAX_ID_LEN
@@ -86,9 +86,13 @@ pub fn parse(record: &[u8]) -> Result<TxtRecord<'_>, TxtError> {
 /// Whether `record` is one §3.1 selection keeps: `v=STSv1` followed by
 /// `*WSP ";"`.
 pub fn is_candidate(record: &[u8]) -> bool {
-    match record.strip_prefix(VERSION) {
-        Some(rest) => rest.get(skip_wsp(rest, 0)) == Some(&b';'),
-        None => false,
+    // A slice pattern rather than strip_prefix, which keeps split_at's
+    // panic path in size-optimised builds.
+    match record {
+        [b'v', b'=', b'S', b'T', b'S', b'v', b'1', rest @ ..] => {
+            matches!(rest.get(skip_wsp(rest, 0)), Some(b';'))
+        }
+        _ => false,
     }
 }
 
@@ -134,43 +138,36 @@ pub(crate) fn parse_fields<'a, E: FieldErrors>(
     loop {
         // sts-field-delim, or the end.
         let j = skip_wsp(s, i);
-        if j == s.len() {
-            if j != i {
+        match s.get(j) {
+            None if j != i => {
                 return Err(if fields == 0 {
                     E::MISSING_DELIMITER
                 } else {
                     E::TRAILING_WHITESPACE
                 });
             }
-            return if fields == 0 {
-                Err(E::NO_FIELDS)
-            } else {
-                Ok(())
-            };
-        }
-        if s[j] != b';' {
-            return Err(E::MISSING_DELIMITER);
+            None if fields == 0 => return Err(E::NO_FIELDS),
+            None => return Ok(()),
+            Some(b';') => {}
+            Some(_) => return Err(E::MISSING_DELIMITER),
         }
         i = skip_wsp(s, j + 1);
-        if i == s.len() {
+        match s.get(i) {
             // A final delimiter is allowed after at least one field.
-            return if fields == 0 {
-                Err(E::NO_FIELDS)
-            } else {
-                Ok(())
-            };
-        }
-        if s[i] == b';' {
-            return Err(E::EMPTY_FIELD);
+            None if fields == 0 => return Err(E::NO_FIELDS),
+            None => return Ok(()),
+            Some(b';') => return Err(E::EMPTY_FIELD),
+            Some(_) => {}
         }
         let start = i;
         while i < s.len() && s[i] != b'=' && s[i] != b';' && !is_wsp(s[i]) {
             i += 1;
         }
-        if i == s.len() || s[i] != b'=' || !is_ext_name(&s[start..i]) {
+        let name = s.get(start..i).unwrap_or_default();
+        if !matches!(s.get(i), Some(b'=')) || !is_ext_name(name) {
             return Err(E::BAD_FIELD);
         }
-        i = field(&s[start..i], s, i + 1)?;
+        i = field(name, s, i + 1)?;
         fields += 1;
     }
 }

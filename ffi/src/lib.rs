@@ -21,6 +21,7 @@
 mod boundary;
 #[cfg(any(feature = "cert", feature = "dane"))]
 mod cert;
+mod check;
 #[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "client")]

@@ -2,9 +2,10 @@
 //! the TLSRPT record, over caller-owned bytes and with no allocation.
 
 use crate::boundary::{arg, byte_ranges, bytes, cstr, guard, out_ptr, write};
+use crate::check::{check_word, policy_check};
 use crate::result::sts_result;
 use core::ptr::addr_of;
-use sts_core::policy::{self, Mode, Policy, PolicyParts, Span, INLINE_MX};
+use sts_core::policy::{self, Mode, MxList, Span, INLINE_MX};
 use sts_core::{mx, tlsrpt, txt};
 
 /// The policy mode (RFC 8461 §5).
@@ -87,96 +88,46 @@ pub struct sts_tlsrpt_record {
     pub private_check: u32,
 }
 
-/// A value derived from the other fields, so that a struct that libsts did
-/// not fill (uninitialised, zeroed) or whose fields were changed is refused
-/// rather than trusted. One multiply over the folded words: it runs on
-/// every call that takes a parsed struct, and the boundary is meant to cost
-/// next to nothing (docs/benchmarks.md).
-#[inline(always)]
-fn check_word(ptr: *const u8, a: u64, b: u64) -> u32 {
-    let h = ((ptr as usize as u64) ^ 0x5354_5331_cbf2_9ce4 ^ a.rotate_left(21) ^ b.rotate_left(43))
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (h >> 32) as u32
-}
-
-/// The check word of a policy: the text, its counts, mode and max_age, and
-/// the inline mx spans (summed with their positions, so a changed or
-/// swapped span changes it).
-#[inline(always)]
-fn policy_check(
-    text: *const u8,
-    len: usize,
-    mx_count: usize,
-    rest_from: u32,
-    max_age: u32,
-    mode: u32,
-    spans: &[u32; MX_WORDS],
-) -> u32 {
-    // Each word xor a constant of its position, then summed: a changed or
-    // swapped span changes the sum, and the loop vectorises.
-    let mut fold = 0u32;
-    for (i, w) in spans.iter().enumerate() {
-        fold = fold.wrapping_add(w ^ (i as u32).wrapping_mul(0x9e37_79b9));
-    }
-    let fold = u64::from(fold);
-    check_word(
-        text,
-        len as u64 ^ (mx_count as u64) << 32 ^ fold,
-        u64::from(rest_from) ^ u64::from(max_age) << 32 ^ u64::from(mode) << 30,
-    )
-}
-
-/// Rebuilds a core policy from a caller's struct.
+/// What matching and `sts_policy_mx` read of a caller's struct, borrowed
+/// from it rather than copied into a core `Policy`: matching is the call
+/// an MTA makes per MX host, and the copy was a tenth of its cost.
 ///
 /// # Safety
-/// `p` must be NULL or point to a readable `sts_policy` whose text is alive.
+/// `p` must be NULL or point to a readable `sts_policy` whose text is
+/// alive, unchanged for `'a`.
 #[inline(always)]
-unsafe fn load_policy<'a>(p: *const sts_policy) -> Result<Policy<'a>, sts_result> {
+unsafe fn load_mx_list<'a>(p: *const sts_policy) -> Result<MxList<'a, 'a>, sts_result> {
     if p.is_null() {
         return Err(sts_result::STS_ERR_NULL);
     }
-    // SAFETY: `p` is non-null and readable by contract. `mode` is read as a
-    // plain integer because a C caller may have stored any value there.
-    let (mode_raw, max_age, mx_count, text, len, words, rest_from, check) = unsafe {
-        (
-            addr_of!((*p).mode).cast::<u32>().read(),
-            addr_of!((*p).max_age).read(),
-            addr_of!((*p).mx_count).read(),
-            addr_of!((*p).private_text).read(),
-            addr_of!((*p).private_len).read(),
-            addr_of!((*p).private_mx).read(),
-            addr_of!((*p).private_rest_from).read(),
-            addr_of!((*p).private_check).read(),
-        )
-    };
-    let mode = match mode_raw {
-        0 => Mode::None,
-        1 => Mode::Testing,
-        2 => Mode::Enforce,
-        _ => return Err(sts_result::STS_ERR_CORRUPT_STRUCT),
-    };
-    let mut inline = [Span::default(); INLINE_MX];
-    for (i, s) in inline.iter_mut().enumerate() {
-        *s = Span {
-            start: words[2 * i],
-            len: words[2 * i + 1],
-        };
-    }
-    let parts = PolicyParts {
-        mode,
-        max_age,
-        mx_count,
-        inline,
-        rest_from,
-    };
-    if check != policy_check(text, len, mx_count, rest_from, max_age, mode_raw, &words) {
+    // SAFETY: non-null and readable by contract.
+    if unsafe { addr_of!((*p).private_check).read() != policy_check(p) } {
         return Err(sts_result::STS_ERR_CORRUPT_STRUCT);
     }
     // SAFETY: the check word shows libsts filled this struct from a live
-    // (text, len) the caller promised to keep.
-    let text = unsafe { bytes(text, len) }?;
-    Ok(Policy::from_parts(text, parts))
+    // (text, len) the caller promised to keep; the spans are `u32` pairs,
+    // the layout of `Span` (`repr(C)`, checked below), and stay unchanged
+    // for `'a` by contract.
+    unsafe {
+        let text = bytes(
+            addr_of!((*p).private_text).read(),
+            addr_of!((*p).private_len).read(),
+        )?;
+        Ok(MxList {
+            text,
+            inline: &*addr_of!((*p).private_mx).cast::<[Span; INLINE_MX]>(),
+            mx_count: addr_of!((*p).mx_count).read(),
+            rest_from: addr_of!((*p).private_rest_from).read(),
+        })
+    }
 }
+
+const _: () = assert!(
+    core::mem::size_of::<[Span; INLINE_MX]>() == core::mem::size_of::<[u32; MX_WORDS]>()
+        && core::mem::align_of::<Span>() == core::mem::align_of::<u32>()
+        && core::mem::offset_of!(Span, start) == 0
+        && core::mem::offset_of!(Span, len) == 4
+);
 
 /// Parses an MTA-STS policy file (RFC 8461 §3.2) of `len` bytes at `text`
 /// (no NUL needed). Returns `STS_OK` and fills `*out` iff the policy is
@@ -202,7 +153,7 @@ pub unsafe extern "C" fn sts_policy_parse(
             private_mx[2 * i] = s.start;
             private_mx[2 * i + 1] = s.len;
         }
-        let value = sts_policy {
+        let mut value = sts_policy {
             mode: parts.mode.into(),
             max_age: parts.max_age,
             mx_count: parts.mx_count,
@@ -210,16 +161,10 @@ pub unsafe extern "C" fn sts_policy_parse(
             private_len: text.len(),
             private_mx,
             private_rest_from: parts.rest_from,
-            private_check: policy_check(
-                text.as_ptr(),
-                text.len(),
-                parts.mx_count,
-                parts.rest_from,
-                parts.max_age,
-                parts.mode as u32,
-                &private_mx,
-            ),
+            private_check: 0,
         };
+        // SAFETY: a whole local struct.
+        value.private_check = unsafe { policy_check(&value) };
         // SAFETY: `dst` checked non-null; writable by contract.
         unsafe { write(dst, value) };
         Ok(())
@@ -242,9 +187,9 @@ pub unsafe extern "C" fn sts_policy_mx(
 ) -> sts_result {
     guard(|| {
         // SAFETY: this function's contract.
-        let p = unsafe { load_policy(policy) }?;
+        let list = unsafe { load_mx_list(policy) }?;
         let (name, name_len) = (out_ptr(name)?, out_ptr(name_len)?);
-        let mx = p
+        let mx = list
             .mx_at(index)
             .ok_or(sts_result::STS_ERR_INDEX_OUT_OF_RANGE)?;
         // SAFETY: checked non-null; writable by contract.
@@ -271,10 +216,10 @@ pub unsafe extern "C" fn sts_policy_match_mx(
 ) -> sts_result {
     guard(|| {
         // SAFETY: this function's contract.
-        let p = unsafe { load_policy(policy) }?;
+        let list = unsafe { load_mx_list(policy) }?;
         // SAFETY: this function's contract.
         let host = unsafe { cstr(mx_host) }?;
-        p.match_mx(host)?;
+        list.match_mx(host)?;
         Ok(())
     })
 }

@@ -54,6 +54,7 @@ macro_rules! sts_results {
             }
 
             /// The text of a code that no core error maps to, NUL-terminated.
+            #[cfg(feature = "messages")]
             fn own_message(self) -> Option<&'static str> {
                 match self {
                     $( sts_result::$name => None$(.or(Some(concat!($msg, "\0"))))?, )+
@@ -70,7 +71,8 @@ sts_results! {
     /// 300s the policy file, 400s MX matching, 500s the TLSRPT record, 600s
     /// WebPKI certificate checks, 700s DANE, 800s the client, 900s TLSRPT
     /// recording.
-    /// `sts_result_str` describes each one in words.
+    /// `sts_result_str` describes each one in words (with
+    /// `STS_FEATURE_MESSAGES`; without it, firmware, it gives the name).
     pub enum sts_result {
         /// Success.
         STS_OK = 0 => "success",
@@ -365,19 +367,30 @@ impl sts_result {
 
     /// A description in words, NUL-terminated. Codes that come from a core
     /// error reuse the core's text, so the two never disagree.
+    #[cfg(feature = "messages")]
     pub fn message_nul(self) -> &'static str {
         self.own_message()
             .or_else(|| core_message(self))
             .unwrap_or("unknown libsts result code\0")
     }
+
+    /// Without the `messages` feature the name stands in for the text: it
+    /// is what sts_result_name keeps anyway, so the English texts (2.9 KB
+    /// on thumbv7em) stay out of firmware flash.
+    #[cfg(not(feature = "messages"))]
+    pub fn message_nul(self) -> &'static str {
+        self.name_nul()
+    }
 }
 
 /// Applies `f` to the error of `all` that maps to `r`, if one does.
+#[cfg(any(feature = "messages", feature = "dane", feature = "cert"))]
 fn find_error<E: Copy + Into<sts_result>, T>(all: &[E], r: sts_result, f: fn(E) -> T) -> Option<T> {
     all.iter().copied().find(|e| (*e).into() == r).map(f)
 }
 
 /// Finds the core error that maps to `r` and returns its text.
+#[cfg(feature = "messages")]
 fn core_message(r: sts_result) -> Option<&'static str> {
     let found = find_error(TxtError::ALL, r, TxtError::as_nul_terminated)
         .or_else(|| find_error(PolicyError::ALL, r, PolicyError::as_nul_terminated))
@@ -428,11 +441,20 @@ pub extern "C" fn sts_result_tlsrpt_type(result: u32) -> *const c_char {
 /// A static, NUL-terminated description of `result`; never NULL. Unknown
 /// numbers get a generic text. `result` is a `uint32_t` so that any value
 /// a C caller passes is defined behaviour.
+///
+/// A library built without the `messages` feature (the firmware builds:
+/// their headers do not define `STS_FEATURE_MESSAGES`) has no texts and
+/// returns what `sts_result_name` returns: the code's C identifier, or
+/// `"STS_UNKNOWN"`.
 #[no_mangle]
 pub extern "C" fn sts_result_str(result: u32) -> *const c_char {
+    #[cfg(feature = "messages")]
+    const UNKNOWN: &str = "unknown libsts result code\0";
+    #[cfg(not(feature = "messages"))]
+    const UNKNOWN: &str = "STS_UNKNOWN\0";
     let text = match sts_result::from_u32(result) {
         Some(r) => r.message_nul(),
-        None => "unknown libsts result code\0",
+        None => UNKNOWN,
     };
     text.as_ptr().cast()
 }
@@ -469,10 +491,25 @@ mod tests {
             let n = *r as u32;
             let built = (cfg!(feature = "cert") || !(600..700).contains(&n))
                 && (cfg!(any(feature = "cert", feature = "dane")) || !(700..800).contains(&n));
-            if built {
+            if built && cfg!(feature = "messages") {
                 assert_ne!(r.message_nul(), "unknown libsts result code\0", "{r:?}");
+                assert_ne!(r.message_nul(), r.name_nul(), "{r:?}");
             }
         }
+    }
+
+    #[cfg(not(feature = "messages"))]
+    #[test]
+    fn without_messages_str_is_the_name() {
+        for r in sts_result::ALL {
+            let (s, n) = (sts_result_str(*r as u32), sts_result_name(*r as u32));
+            let s = unsafe { core::ffi::CStr::from_ptr(s) };
+            let n = unsafe { core::ffi::CStr::from_ptr(n) };
+            assert_eq!(s, n, "{r:?}");
+            assert_eq!(s.to_str(), Ok(format!("{r:?}").as_str()));
+        }
+        let s = unsafe { core::ffi::CStr::from_ptr(sts_result_str(123_456)) };
+        assert_eq!(s.to_str(), Ok("STS_UNKNOWN"));
     }
 
     fn check_module<E: Copy + Into<sts_result> + core::fmt::Debug>(
@@ -485,7 +522,9 @@ mod tests {
             let r: sts_result = (*e).into();
             assert_ne!(r, other, "{e:?} has no code of its own");
             assert!(seen.insert(r), "{e:?} shares a code");
-            assert_eq!(r.message_nul(), text(*e));
+            if cfg!(feature = "messages") {
+                assert_eq!(r.message_nul(), text(*e));
+            }
         }
     }
 
@@ -561,7 +600,12 @@ mod tests {
     #[test]
     fn unknown_numbers_are_safe() {
         let s = unsafe { core::ffi::CStr::from_ptr(sts_result_str(123_456)) };
-        assert_eq!(s.to_str(), Ok("unknown libsts result code"));
+        let unknown = if cfg!(feature = "messages") {
+            "unknown libsts result code"
+        } else {
+            "STS_UNKNOWN"
+        };
+        assert_eq!(s.to_str(), Ok(unknown));
         let s = unsafe { core::ffi::CStr::from_ptr(sts_result_name(u32::MAX)) };
         assert_eq!(s.to_str(), Ok("STS_UNKNOWN"));
     }

@@ -8,11 +8,12 @@ use std::path::Path;
 
 /// (header path, feature macros the library of that configuration has).
 const CONFIGURATIONS: &[(&str, &[&str])] = &[
-    // cargo build -p sts-ffi (default features: std, cert, client)
+    // cargo build -p sts-ffi (default features: std, messages, cert, client)
     (
         "include/sts.h",
         &[
             "STS_FEATURE_STD",
+            "STS_FEATURE_MESSAGES",
             "STS_FEATURE_WEBPKI",
             "STS_FEATURE_DANE",
             "STS_FEATURE_CLIENT",
@@ -48,6 +49,12 @@ fn preamble(features: &[&str]) -> String {
     }
     for f in features {
         s.push_str(&format!("#define {f} 1\n"));
+    }
+    if !features.contains(&"STS_FEATURE_MESSAGES") {
+        s.push_str(
+            "// No STS_FEATURE_MESSAGES: sts_result_str returns the code's name\n\
+             // (\"STS_ERR_POLICY_BAD_MX\", as sts_result_name does), not a text.\n",
+        );
     }
     s.push('\n');
     s.push_str(&result_enum());

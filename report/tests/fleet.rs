@@ -7,9 +7,8 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::{MapResolver, SmtpSink, TempDir};
@@ -18,6 +17,7 @@ use sts_report::{
     print_reports, send_with_resolver, Day, Failure, Outcome, PolicyType, Recorder, ReportError,
     ReportOptions, ResultType, SessionResult,
 };
+use sts_test_support::redis::RedisServer;
 
 const DOMAINS: usize = 5;
 
@@ -63,112 +63,12 @@ fn expected(mtas: usize, n: usize) -> Vec<(u64, u64)> {
     v
 }
 
-struct RedisServer {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl RedisServer {
-    fn start(dir: &Path) -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .args(["--dir", &dir.display().to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("redis-server (Debian package redis-server) must be installed");
-        let r = RedisServer {
-            port,
-            dir: dir.to_owned(),
-            child: Some(child),
-        };
-        let t0 = Instant::now();
-        while r.cmd(&["PING"]).is_none() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        r
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Runs one command with `redis-cli`; its output, `None` on failure.
-    fn cmd(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
-            .args(args)
-            .stderr(Stdio::null())
-            .output()
-            .ok()?;
-        let s = String::from_utf8_lossy(&out.stdout).into_owned();
-        (out.status.success() && !s.starts_with("Could not connect")).then_some(s)
-    }
-
-    fn signal(&self, sig: &str) {
-        let pid = self.child.as_ref().unwrap().id().to_string();
-        assert!(Command::new("kill")
-            .args([sig, &pid])
-            .status()
-            .unwrap()
-            .success());
-    }
-
-    /// Every key with its remaining time to live in ms.
-    fn keys_with_ttl(&self) -> Vec<(String, i64)> {
-        let script = "local out = {} for _, k in ipairs(redis.call('KEYS', '*')) do \
-            table.insert(out, k) table.insert(out, redis.call('PTTL', k)) end return out";
-        let out = self.cmd(&["EVAL", script, "0"]).unwrap();
-        let lines: Vec<&str> = out.lines().collect();
-        lines
-            .chunks(2)
-            .map(|p| (p[0].to_owned(), p[1].trim().parse().unwrap()))
-            .collect()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // A stopped server must be continued to die of SIGKILL cleanly.
-            let _ = Command::new("kill")
-                .args(["-CONT", &c.id().to_string()])
-                .status();
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = &self.dir;
-    }
-}
-
 fn spawn_child(role: &str, dir: &Path, url: &str, n: usize, mta: usize) -> Child {
-    let test = format!("child_{role}");
-    Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            &test,
-            "--nocapture",
-            "--test-threads=1",
-            "--quiet",
-        ])
-        .env("STS_TEST_CHILD", role)
+    sts_test_support::child::mta(&format!("child_{role}"), role)
         .env("STS_REDIS_URL", url)
         .env("STS_TEST_DIR", dir)
         .env("STS_TEST_N", n.to_string())
         .env("STS_TEST_MTA", mta.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .unwrap()
 }

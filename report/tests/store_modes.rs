@@ -8,7 +8,6 @@
 use std::fs;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use sts_client::dns::{DnsError, TxtResolver};
 use sts_report::{Outcome, PolicyType, Recorder, ReportOptions};
@@ -28,18 +27,7 @@ const TEST: &str = "store_modes_and_trust_under_umask_000";
 #[test]
 fn store_modes_and_trust_under_umask_000() {
     if std::env::var_os(CHILD).is_none() {
-        let exe = std::env::current_exe().unwrap();
-        let out = Command::new("sh")
-            .args(["-c", "umask 000 && exec \"$0\" \"$@\""])
-            .arg(exe)
-            .args([TEST, "--exact", "--nocapture", "--test-threads=1"])
-            .env(CHILD, "1")
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "child failed:\n{text}");
-        assert!(text.contains("1 passed"), "the child ran no test:\n{text}");
+        sts_test_support::child::run_under_umask_000(TEST, CHILD);
         return;
     }
     in_child();

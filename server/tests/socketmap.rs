@@ -4,45 +4,36 @@
 //! failures, TLSRPT records of fetch errors, and hostile clients.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../../client/tests/common/mod.rs"]
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{policy_reply, policy_text, tempdir, HttpsServer, TestCa, Validity};
 use hickory_proto::rr::RecordType;
 use sts_client::{Client, ClientOptions};
 use sts_server::{ListenAddr, Server, ServerOptions};
-use sts_test_support::zone::{self, ZoneAnswer, ZoneServer};
+use sts_test_support::zone;
+use sts_test_support::{policy_reply, policy_text, DnsAnswer, Loopback, Reply};
 
-struct Env {
-    dns: ZoneServer,
-    https: HttpsServer,
-    ca: TestCa,
-    dir: PathBuf,
-}
+type Env = Loopback;
 
 fn env(tag: &str, domains: &[&str]) -> Env {
-    let dir = tempdir(&format!("serve-{tag}"));
-    let ca = TestCa::new(&dir);
-    let names: Vec<String> = domains.iter().map(|d| format!("mta-sts.{d}")).collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let https = HttpsServer::start(ca.leaf(&names, Validity::Current));
-    Env {
-        dns: ZoneServer::start(),
-        https,
-        ca,
-        dir,
-    }
+    let l = Loopback::start(&format!("serve-{tag}"), domains);
+    // No SOA with negative answers: the client's own negative TTL applies.
+    l.dns.set_negative_ttl(None);
+    l
 }
 
-impl Env {
+/// The client and server settings that use the loopback servers.
+trait Settings {
+    fn client_opts(&self) -> ClientOptions;
+    fn publish_mx(&self, domain: &str, id: &str, policy: &str, mx: &[(u16, &str)]);
+    fn serve(&self, tweak: impl FnOnce(&mut ServerOptions, &mut ClientOptions)) -> Running;
+}
+
+impl Settings for Env {
     fn client_opts(&self) -> ClientOptions {
         ClientOptions {
             dns_server: Some(self.dns.addr),
@@ -60,14 +51,8 @@ impl Env {
     }
 
     /// TXT id, policy, and MX records for `domain`.
-    fn publish(&self, domain: &str, id: &str, policy: &str, mx: &[(u16, &str)]) {
-        self.https
-            .set(&format!("mta-sts.{domain}"), policy_reply(policy));
-        self.dns.records(
-            &format!("_mta-sts.{domain}"),
-            RecordType::TXT,
-            vec![zone::txt(&format!("v=STSv1; id={id};"))],
-        );
+    fn publish_mx(&self, domain: &str, id: &str, policy: &str, mx: &[(u16, &str)]) {
+        self.publish(domain, id, policy);
         if !mx.is_empty() {
             self.dns.records(
                 domain,
@@ -202,7 +187,7 @@ fn enforce(mx: &[&str]) -> String {
 #[test]
 fn rfc8461_4_1_match_lists_the_exact_permitted_mx_hosts_one_label_wildcard() {
     let e = env("match", &["shop.test"]);
-    e.publish(
+    e.publish_mx(
         "shop.test",
         "1",
         &enforce(&["*.mx.shop.test", "backup.shop.test"]),
@@ -223,7 +208,7 @@ fn rfc8461_4_1_match_lists_the_exact_permitted_mx_hosts_one_label_wildcard() {
 #[test]
 fn rfc5321_5_1_no_mx_records_means_the_domain_is_the_mx() {
     let e = env("implicit", &["solo.test"]);
-    e.publish("solo.test", "1", &enforce(&["solo.test"]), &[]);
+    e.publish_mx("solo.test", "1", &enforce(&["solo.test"]), &[]);
     e.dns
         .records("solo.test", RecordType::A, vec![zone::a([127, 0, 0, 9])]);
     let srv = e.serve(|_, _| {});
@@ -236,7 +221,7 @@ fn rfc5321_5_1_no_mx_records_means_the_domain_is_the_mx() {
 #[test]
 fn rfc8461_4_1_no_permitted_mx_is_temp_naming_mta_sts_and_the_domain() {
     let e = env("nomatch", &["none-ok.test"]);
-    e.publish(
+    e.publish_mx(
         "none-ok.test",
         "1",
         &enforce(&["*.good.test"]),
@@ -253,7 +238,7 @@ fn rfc8461_4_1_no_permitted_mx_is_temp_naming_mta_sts_and_the_domain() {
 fn postfix_tlsrpt_map_adds_the_sts_plugin_attributes() {
     let e = env("tlsrpt", &["shop.test"]);
     let policy = "version: STSv1\r\nmode: enforce\r\nmx: *.mx.shop.test\r\nmx: mail.shop.test\r\nmax_age: 86400\r\n";
-    e.publish(
+    e.publish_mx(
         "shop.test",
         "7",
         policy,
@@ -280,13 +265,13 @@ fn postfix_tlsrpt_map_adds_the_sts_plugin_attributes() {
 #[test]
 fn rfc8461_5_testing_none_and_no_policy_are_notfound() {
     let e = env("modes", &["t.test", "n.test"]);
-    e.publish(
+    e.publish_mx(
         "t.test",
         "1",
         &policy_text("testing", &["mx.t.test"], 86_400),
         &[(10, "other.test")],
     );
-    e.publish(
+    e.publish_mx(
         "n.test",
         "1",
         "version: STSv1\nmode: none\nmax_age: 86400\n",
@@ -334,20 +319,17 @@ fn unknown_map_name_or_no_key_is_perm() {
 fn rfc8461_2_authenticated_tlsa_records_make_the_answer_dane_only() {
     let e = env("dane", &["dane.test", "unsigned.test"]);
     for d in ["dane.test", "unsigned.test"] {
-        e.publish(
+        e.publish_mx(
             d,
             "1",
             &enforce(&[&format!("mx.{d}")]),
             &[(10, &format!("mx.{d}"))],
         );
     }
-    e.dns.set(
+    e.dns.set_type(
         "_25._tcp.mx.dane.test",
         RecordType::TLSA,
-        ZoneAnswer::Records {
-            data: vec![zone::tlsa_3_1_1([7; 32])],
-            authenticated: true,
-        },
+        DnsAnswer::Authenticated(vec![zone::tlsa_3_1_1([7; 32])]),
     );
     // The same records without AD: not validated, so not DANE.
     e.dns.records(
@@ -367,17 +349,14 @@ fn rfc8461_2_authenticated_tlsa_records_make_the_answer_dane_only() {
 #[test]
 fn rfc7672_tlsa_lookup_failure_for_an_enforce_domain_is_temp_never_a_downgrade() {
     let e = env("danefail", &["df.test"]);
-    e.publish(
+    e.publish_mx(
         "df.test",
         "1",
         &enforce(&["mx.df.test"]),
         &[(10, "mx.df.test")],
     );
-    e.dns.set(
-        "_25._tcp.mx.df.test",
-        RecordType::TLSA,
-        ZoneAnswer::ServFail,
-    );
+    e.dns
+        .set_type("_25._tcp.mx.df.test", RecordType::TLSA, DnsAnswer::ServFail);
     let srv = e.serve(|_, _| {});
     let r = srv.ask("postfix df.test");
     assert!(r.starts_with("TEMP ") && r.contains("TLSA"), "{r}");
@@ -386,7 +365,7 @@ fn rfc7672_tlsa_lookup_failure_for_an_enforce_domain_is_temp_never_a_downgrade()
 #[test]
 fn rfc8461_3_3_dns_failure_keeps_serving_the_cached_policy() {
     let e = env("dnsfail", &["keep.test"]);
-    e.publish(
+    e.publish_mx(
         "keep.test",
         "1",
         &enforce(&["mx.keep.test"]),
@@ -399,10 +378,10 @@ fn rfc8461_3_3_dns_failure_keeps_serving_the_cached_policy() {
     // A new server process on the same cache, DNS for the TXT record now
     // failing, and every TXT answer due for a re-check.
     e.dns
-        .set("_mta-sts.keep.test", RecordType::TXT, ZoneAnswer::ServFail);
+        .set_type("_mta-sts.keep.test", RecordType::TXT, DnsAnswer::ServFail);
     e.https.set(
         "mta-sts.keep.test",
-        common::Reply::Plain(500, "text/plain".into(), vec![]),
+        Reply::Plain(500, "text/plain".into(), vec![]),
     );
     let srv = e.serve(|o, c| {
         o.memo_ttl = Duration::ZERO;
@@ -415,7 +394,7 @@ fn rfc8461_3_3_dns_failure_keeps_serving_the_cached_policy() {
 #[test]
 fn rfc8460_4_3_fetch_failure_with_nothing_cached_is_notfound_and_recorded() {
     let e = env("fetchfail", &["broken.test"]);
-    e.publish(
+    e.publish_mx(
         "broken.test",
         "1",
         &enforce(&["mx.broken.test"]),
@@ -423,7 +402,7 @@ fn rfc8460_4_3_fetch_failure_with_nothing_cached_is_notfound_and_recorded() {
     );
     e.https.set(
         "mta-sts.broken.test",
-        common::Reply::Plain(404, "text/plain".into(), b"no".to_vec()),
+        Reply::Plain(404, "text/plain".into(), b"no".to_vec()),
     );
     let srv = e.serve(|_, _| {});
     assert_eq!(srv.ask("postfix broken.test"), "NOTFOUND ");
@@ -443,7 +422,7 @@ fn rfc8460_4_3_fetch_failure_with_nothing_cached_is_notfound_and_recorded() {
 #[test]
 fn rfc8461_3_3_requests_never_wait_for_a_refresh_which_runs_in_the_background() {
     let e = env("bg", &["bg.test"]);
-    e.publish(
+    e.publish_mx(
         "bg.test",
         "1",
         &enforce(&["mx1.bg.test"]),
@@ -459,7 +438,7 @@ fn rfc8461_3_3_requests_never_wait_for_a_refresh_which_runs_in_the_background() 
     let fetches_before = e.https.requests();
     // A new policy under a new id; its host answers, but the request in
     // flight is answered from the still-valid cached policy.
-    e.publish(
+    e.publish_mx(
         "bg.test",
         "2",
         &enforce(&["mx2.bg.test"]),
@@ -467,7 +446,7 @@ fn rfc8461_3_3_requests_never_wait_for_a_refresh_which_runs_in_the_background() 
     );
     e.https.set(
         "mta-sts.bg.test",
-        common::Reply::Trickle(enforce(&["mx2.bg.test"]).into_bytes()),
+        Reply::Trickle(enforce(&["mx2.bg.test"]).into_bytes()),
     );
     assert_eq!(srv.ask("postfix bg.test"), old);
     // The trickling host makes the background fetch fail (timeout): the
@@ -491,7 +470,7 @@ fn rfc8461_3_3_requests_never_wait_for_a_refresh_which_runs_in_the_background() 
 #[test]
 fn requests_on_one_connection_are_answered_in_order_even_when_pipelined() {
     let e = env("order", &["a.test", "b.test"]);
-    e.publish(
+    e.publish_mx(
         "a.test",
         "1",
         &enforce(&["mx.a.test"]),
@@ -529,7 +508,7 @@ fn requests_on_one_connection_are_answered_in_order_even_when_pipelined() {
 #[test]
 fn hundreds_of_concurrent_connections_are_all_answered() {
     let e = env("many", &["m.test"]);
-    e.publish(
+    e.publish_mx(
         "m.test",
         "1",
         &enforce(&["mx.m.test"]),
@@ -610,7 +589,7 @@ fn idle_connections_are_closed_after_the_idle_timeout() {
 #[test]
 fn unix_socket_listener_and_removal_on_stop() {
     let e = env("unix", &["u.test"]);
-    e.publish(
+    e.publish_mx(
         "u.test",
         "1",
         &enforce(&["mx.u.test"]),
@@ -632,7 +611,7 @@ fn unix_socket_listener_and_removal_on_stop() {
 #[test]
 fn stop_finishes_the_request_in_flight() {
     let e = env("stop", &["late.test"]);
-    e.publish(
+    e.publish_mx(
         "late.test",
         "1",
         &enforce(&["mx.late.test"]),
@@ -642,7 +621,7 @@ fn stop_finishes_the_request_in_flight() {
     // when the stop comes.
     e.https.set(
         "mta-sts.late.test",
-        common::Reply::Trickle(b"version: STSv1\n".to_vec()),
+        Reply::Trickle(b"version: STSv1\n".to_vec()),
     );
     let mut srv = e.serve(|_, _| {});
     let mut s = srv.connect();
@@ -657,7 +636,7 @@ fn stop_finishes_the_request_in_flight() {
 #[test]
 fn metrics_are_prometheus_text() {
     let e = env("metrics", &["p.test"]);
-    e.publish(
+    e.publish_mx(
         "p.test",
         "1",
         &enforce(&["mx.p.test"]),

@@ -1,13 +1,22 @@
-//! Test support for the libsts integration tests (sts-client, sts-report
-//! and the `sts` command): a DNS server on loopback (UDP and TCP)
-//! answering from a table, and a throw-away CA for HTTPS servers. One copy
-//! for every crate's tests, so that they exercise the same servers.
+//! Test support for the libsts integration tests (sts-client, sts-report,
+//! sts-server, the C ABI and the `sts` command): a DNS server on loopback
+//! (UDP and TCP) answering from a table, a throw-away CA, an HTTPS policy
+//! host, SMTP and Redis servers, child processes, and fresh temporary
+//! directories. One copy for every crate's tests, so that they exercise
+//! the same servers.
 // Test code: a failed set-up is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![deny(missing_docs)]
 
+pub mod child;
+pub mod https;
+pub mod loopback;
+pub mod redis;
 pub mod smtp;
 pub mod zone;
+
+pub use https::{policy_reply, policy_text, silent_tcp, HttpsServer, Reply};
+pub use loopback::Loopback;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -44,6 +53,10 @@ pub enum DnsAnswer {
     /// Records of any types (A, AAAA, MX, TLSA, TXT, ...): a query gets
     /// those of its type, or NODATA (with the SOA) when there are none.
     Records(Vec<RData>),
+    /// As `Records`, with the AD bit set on this answer whatever
+    /// [`DnsServer::set_authenticated`] says: one DNSSEC-validated RRset
+    /// among unsigned ones.
+    Authenticated(Vec<RData>),
 }
 
 /// A record made of one string.
@@ -51,12 +64,17 @@ pub fn txt1(s: &str) -> DnsAnswer {
     DnsAnswer::Txt(vec![vec![s.to_owned()]])
 }
 
+/// Answers by name, and by (name, type) where a type is given: the
+/// latter wins for its type.
+type Table = HashMap<(String, Option<RecordType>), DnsAnswer>;
+
 /// A DNS server on 127.0.0.1, UDP and TCP on one port, answering from a
-/// table set with [`DnsServer::set`]; names not in it get NXDOMAIN.
+/// table set with [`DnsServer::set`] and [`DnsServer::set_type`]; names
+/// not in it get NXDOMAIN.
 pub struct DnsServer {
     /// Where it listens.
     pub addr: SocketAddr,
-    table: Arc<Mutex<HashMap<String, DnsAnswer>>>,
+    table: Arc<Mutex<Table>>,
     /// Queries received over UDP.
     pub udp_queries: Arc<AtomicUsize>,
     /// Connections received over TCP.
@@ -87,7 +105,7 @@ impl DnsServer {
             }
         };
         let addr = udp.local_addr().unwrap();
-        let table: Arc<Mutex<HashMap<String, DnsAnswer>>> = Arc::default();
+        let table: Arc<Mutex<Table>> = Arc::default();
         let flags = Arc::new(Mutex::new(Flags {
             authenticated: false,
             negative_ttl: Some(300),
@@ -159,10 +177,22 @@ impl DnsServer {
 
     /// What to answer for `name` (any case, with or without the root dot).
     pub fn set(&self, name: &str, answer: DnsAnswer) {
+        self.table.lock().unwrap().insert((key(name), None), answer);
+    }
+
+    /// What to answer for `name` asked for `rtype`, in place of what
+    /// [`DnsServer::set`] gave for the name. A name given answers for
+    /// some types only answers NODATA for the others.
+    pub fn set_type(&self, name: &str, rtype: RecordType, answer: DnsAnswer) {
         self.table
             .lock()
             .unwrap()
-            .insert(name.trim_end_matches('.').to_ascii_lowercase(), answer);
+            .insert((key(name), Some(rtype)), answer);
+    }
+
+    /// Unauthenticated records of `name` for `rtype`.
+    pub fn records(&self, name: &str, rtype: RecordType, data: Vec<RData>) {
+        self.set_type(name, rtype, DnsAnswer::Records(data));
     }
 
     /// Queries so far, UDP and TCP.
@@ -171,23 +201,40 @@ impl DnsServer {
     }
 }
 
-fn respond(
-    table: &Mutex<HashMap<String, DnsAnswer>>,
-    flags: Flags,
-    query: &[u8],
-    tcp: bool,
-) -> Option<Vec<u8>> {
+/// The table key of a name: lower case, without the root dot.
+fn key(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// What the table says for this question; a name known for other types
+/// only has no records of this one.
+fn lookup(table: &Mutex<Table>, name: String, rtype: RecordType) -> Option<DnsAnswer> {
+    let t = table.lock().unwrap();
+    let found = t
+        .get(&(name.clone(), Some(rtype)))
+        .or_else(|| t.get(&(name.clone(), None)));
+    match found {
+        Some(a) => Some(a.clone()),
+        None => t
+            .keys()
+            .any(|(n, _)| *n == name)
+            .then(|| DnsAnswer::Records(Vec::new())),
+    }
+}
+
+fn respond(table: &Mutex<Table>, flags: Flags, query: &[u8], tcp: bool) -> Option<Vec<u8>> {
     let q = Message::from_vec(query).ok()?;
     let question = q.queries.first()?.clone();
-    let mut key = question.name().to_ascii().to_ascii_lowercase();
-    if key.ends_with('.') {
-        key.pop();
-    }
-    let answer = table.lock().unwrap().get(&key).cloned();
+    let answer = lookup(
+        table,
+        key(&question.name().to_ascii()),
+        question.query_type(),
+    );
     let mut r = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
     r.metadata.recursion_desired = q.metadata.recursion_desired;
     r.metadata.recursion_available = true;
-    r.metadata.authentic_data = flags.authenticated;
+    r.metadata.authentic_data =
+        flags.authenticated || matches!(answer, Some(DnsAnswer::Authenticated(_)));
     r.add_query(question.clone());
     let name = question.name().clone();
     let add_txt = |r: &mut Message, recs: &[Vec<String>]| {
@@ -222,7 +269,7 @@ fn respond(
             let t = Name::from_ascii(format!("{target}.")).ok()?;
             r.add_answer(Record::from_rdata(name.clone(), 60, RData::CNAME(CNAME(t))));
         }
-        Some(DnsAnswer::Records(rdata)) => {
+        Some(DnsAnswer::Records(rdata) | DnsAnswer::Authenticated(rdata)) => {
             for d in rdata {
                 if d.record_type() == question.query_type() {
                     r.add_answer(Record::from_rdata(name.clone(), 60, d));
@@ -248,6 +295,44 @@ fn respond(
         r.add_authority(Record::from_rdata(zone, ttl, RData::SOA(soa)));
     }
     r.to_vec().ok()
+}
+
+// ---------------------------------------------------------------- files
+
+/// A fresh empty directory under the system temp dir, named after `tag`
+/// and unique in this process. Not removed afterwards, so that a failed
+/// test's files stay for a post mortem; [`TempDir`] is removed.
+pub fn tempdir(tag: &str) -> PathBuf {
+    static SEQ: AtomicUsize = AtomicUsize::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "sts-test-{tag}-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A [`tempdir`] removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A fresh empty directory named after `tag`.
+    pub fn new(tag: &str) -> TempDir {
+        TempDir(tempdir(tag))
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 // ---------------------------------------------------------------- TLS

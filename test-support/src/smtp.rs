@@ -24,6 +24,10 @@ pub enum SmtpMode {
     Plain,
     /// Accepts connections and never sends a byte.
     Silent,
+    /// Offers STARTTLS and says 220 to it, then answers the client's TLS
+    /// hello with bytes that are not TLS and closes: a handshake that
+    /// fails after a good start.
+    BrokenTls,
 }
 
 /// A running SMTP server; dropping it stops the listener.
@@ -116,6 +120,12 @@ impl Drop for SmtpServer {
     }
 }
 
+/// What a server does after its 220 to STARTTLS.
+enum Tls {
+    Real(Arc<rustls::ServerConfig>),
+    Broken,
+}
+
 fn session(
     mut tcp: TcpStream,
     mode: &SmtpMode,
@@ -130,7 +140,8 @@ fn session(
             return Ok(());
         }
         SmtpMode::Plain => None,
-        SmtpMode::StartTls(c) => Some(c.clone()),
+        SmtpMode::StartTls(c) => Some(Tls::Real(c.clone())),
+        SmtpMode::BrokenTls => Some(Tls::Broken),
     };
     tcp.write_all(b"220 mx.test ESMTP libsts test server\r\n")?;
     let mut reader = BufReader::new(tcp.try_clone()?);
@@ -155,10 +166,17 @@ fn session(
                 )?;
             }
             "STARTTLS" => match &config {
-                Some(c) => {
+                Some(Tls::Real(c)) => {
                     tcp.write_all(b"220 go ahead\r\n")?;
                     drop(reader);
                     return after_starttls(tcp, c.clone(), commands);
+                }
+                Some(Tls::Broken) => {
+                    tcp.write_all(b"220 go ahead\r\n")?;
+                    let mut hello = [0u8; 512];
+                    let _ = reader.read(&mut hello)?;
+                    tcp.write_all(b"421 this is not TLS\r\n")?;
+                    return Ok(());
                 }
                 None => tcp.write_all(b"502 not offered\r\n")?,
             },

@@ -12,19 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "sts.h"
-
-static int passed, failed;
-
-#define CHECK(cond)                                                                                                    \
-  do {                                                                                                                 \
-    if (cond) {                                                                                                        \
-      passed++;                                                                                                        \
-    } else {                                                                                                           \
-      failed++;                                                                                                        \
-      printf("FAIL line %d: %s\n", __LINE__, #cond);                                                                   \
-    }                                                                                                                  \
-  } while (0)
 
 static int calls;
 

@@ -17,19 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "sts.h"
-
-static int passed, failed;
-
-#define CHECK(cond)                                                                                                    \
-  do {                                                                                                                 \
-    if (cond) {                                                                                                        \
-      passed++;                                                                                                        \
-    } else {                                                                                                           \
-      failed++;                                                                                                        \
-      printf("FAIL line %d: %s\n", __LINE__, #cond);                                                                   \
-    }                                                                                                                  \
-  } while (0)
 
 static uint32_t lookup(void *userdata, const char *name, sts_txt_answer *answer) {
   static const char sts[] = "v=STSv1; id=20261207;";

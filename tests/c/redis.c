@@ -11,19 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "sts.h"
-
-static int passed, failed;
-
-#define CHECK(cond)                                                                                                    \
-  do {                                                                                                                 \
-    if (cond) {                                                                                                        \
-      passed++;                                                                                                        \
-    } else {                                                                                                           \
-      failed++;                                                                                                        \
-      printf("FAIL line %d: %s\n", __LINE__, #cond);                                                                   \
-    }                                                                                                                  \
-  } while (0)
 
 /* Every name is NXDOMAIN: the client then remembers "no policy" for the
  * negative TTL, in Redis too, without any HTTPS. */

@@ -33,15 +33,8 @@ fi
 NET=127.0.26
 DEB_DIR=${STS_POSTFIX_DEB_DIR:-$REPO/target/postfix-deb}
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   - $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL - $*"; }
-check() { # check DESCRIPTION COMMAND...
-  local what=$1; shift
-  if "$@"; then ok "$what"; else bad "$what"; fi
-}
-die() { echo "error: $*" >&2; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
+# shellcheck source=tests/lib/loopback.sh
+. "$REPO/tests/lib/loopback.sh"
 
 # ---- prerequisites --------------------------------------------------------
 [ "$(id -u)" = 0 ] || die "run as root (SMTP sinks on port 25, mount namespace, postfix user)"
@@ -59,18 +52,10 @@ T=$(mktemp -d /tmp/sts-postfix-e2e.XXXXXX) || die "mktemp failed"
 chmod 755 "$T"
 PF=$T/pf
 D=$T/inst
-PIDS=()
 POSTFIX_UP=""
 cleanup() {
-  local p
   if [ -n "$POSTFIX_UP" ]; then "$PF/usr/sbin/postfix" -c "$D/etc" stop >/dev/null 2>&1; fi
-  for p in "${PIDS[@]}"; do
-    kill "$p" 2>/dev/null
-  done
-  for p in "${PIDS[@]}"; do
-    wait "$p" 2>/dev/null
-  done
-  if [ -n "${KEEP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi
+  stop_started
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -92,135 +77,33 @@ export LD_LIBRARY_PATH=$PF/usr/lib/postfix
 ok "postfix $("$PF/usr/sbin/postconf" -c "$PF/etc/postfix" -dh mail_version 2>/dev/null) unpacked"
 
 # ---- certificates -----------------------------------------------------------
-mkdir -p "$T/ca" "$T/certs"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj "/CN=libsts Postfix test CA" -addext basicConstraints=critical,CA:TRUE \
-  -addext keyUsage=critical,keyCertSign,cRLSign \
-  -keyout "$T/ca/ca.key" -out "$T/ca/ca.pem" 2>/dev/null || die "CA"
-cert() { # cert NAME SAN...
-  local name=$1; shift
-  local san="" h
-  for h in "$@"; do san="$san${san:+,}DNS:$h"; done
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
-    -keyout "$T/certs/$name.key" -out "$T/certs/$name.csr" 2>/dev/null &&
-  openssl x509 -req -in "$T/certs/$name.csr" -CA "$T/ca/ca.pem" -CAkey "$T/ca/ca.key" -CAcreateserial \
-    -days 1 -out "$T/certs/$name.crt" \
-    -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$san") 2>/dev/null
-}
+make_ca "libsts Postfix test CA" || die "CA"
 cert $NET.11 mx1.enf-ok.test mx1.tst-notls.test || die "cert"
 cert $NET.12 mx1.enf-pref.test a.b.ok.enf-pref.test || die "cert"
 cert $NET.13 mx2.ok.enf-pref.test || die "cert"
 cert $NET.14 wrong.test || die "cert"
-DOMAINS="enf-ok.test enf-pref.test enf-none.test enf-badcert.test tst-badcert.test enf-notls.test change.test"
-POLICY_SANS=""
-for d in $DOMAINS; do POLICY_SANS="$POLICY_SANS mta-sts.$d"; done
+DOMAINS=$SHARED_DOMAINS
 # shellcheck disable=SC2086
-cert policy $POLICY_SANS || die "cert"
+policy_cert $DOMAINS || die "cert"
 chmod 644 "$T/ca/ca.pem" "$T"/certs/*
 
 # ---- DNS ----------------------------------------------------------------------
-mkdir -p "$T/unbound"
 change_id=1
 write_unbound() {
   {
-    cat <<EOF
-server:
-  interface: $NET.1
-  port: 53
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "$T/unbound"
-  pidfile: ""
-  use-syslog: no
-  verbosity: 0
-  do-ip6: no
-  module-config: "iterator"
-  access-control: 127.0.0.0/8 allow
-  local-zone: "." static
-  local-zone: "test." static
-  local-data: "enf-ok.test. 60 IN MX 10 mx1.enf-ok.test."
-  local-data: "mx1.enf-ok.test. 60 IN A $NET.11"
-  local-data: '_mta-sts.enf-ok.test. 60 IN TXT "v=STSv1; id=ok1;"'
-  local-data: "enf-pref.test. 60 IN MX 10 mx1.enf-pref.test."
-  local-data: "enf-pref.test. 60 IN MX 15 a.b.ok.enf-pref.test."
-  local-data: "enf-pref.test. 60 IN MX 20 mx2.ok.enf-pref.test."
-  local-data: "mx1.enf-pref.test. 60 IN A $NET.12"
-  local-data: "a.b.ok.enf-pref.test. 60 IN A $NET.12"
-  local-data: "mx2.ok.enf-pref.test. 60 IN A $NET.13"
-  local-data: '_mta-sts.enf-pref.test. 60 IN TXT "v=STSv1; id=pref1;"'
-  local-data: "enf-none.test. 60 IN MX 10 mx1.enf-none.test."
-  local-data: "mx1.enf-none.test. 60 IN A $NET.11"
-  local-data: '_mta-sts.enf-none.test. 60 IN TXT "v=STSv1; id=none1;"'
-  local-data: "enf-badcert.test. 60 IN MX 10 mx1.enf-badcert.test."
-  local-data: "mx1.enf-badcert.test. 60 IN A $NET.14"
-  local-data: '_mta-sts.enf-badcert.test. 60 IN TXT "v=STSv1; id=bad1;"'
-  local-data: "tst-badcert.test. 60 IN MX 10 mx1.tst-badcert.test."
-  local-data: "mx1.tst-badcert.test. 60 IN A $NET.14"
-  local-data: '_mta-sts.tst-badcert.test. 60 IN TXT "v=STSv1; id=tst1;"'
-  local-data: "enf-notls.test. 60 IN MX 10 mx1.enf-notls.test."
-  local-data: "mx1.enf-notls.test. 60 IN A $NET.15"
-  local-data: '_mta-sts.enf-notls.test. 60 IN TXT "v=STSv1; id=notls1;"'
-  local-data: "nopolicy.test. 60 IN MX 10 mx1.nopolicy.test."
-  local-data: "mx1.nopolicy.test. 60 IN A $NET.15"
-  local-data: "change.test. 60 IN MX 10 mx1.change.test."
-  local-data: "mx1.change.test. 60 IN A $NET.15"
-  local-data: '_mta-sts.change.test. 60 IN TXT "v=STSv1; id=change$change_id;"'
-EOF
+    unbound_server_conf "$NET.1" "$T/unbound"
+    shared_zone_data "$change_id"
     for d in $DOMAINS; do echo "  local-data: \"mta-sts.$d. 60 IN A $NET.2\""; done
-    printf 'remote-control:\n  control-enable: no\n'
+    unbound_control_off
   } >"$T/unbound/unbound.conf"
-}
-UNBOUND_PID=""
-start_unbound() {
-  write_unbound
-  "$UNBOUND" -d -c "$T/unbound/unbound.conf" >"$T/unbound/log" 2>&1 &
-  UNBOUND_PID=$!
-  PIDS+=("$UNBOUND_PID")
-  local i
-  for i in $(seq 50); do
-    ss -Hlun "src $NET.1" 2>/dev/null | grep -q . && return 0
-    sleep 0.1
-  done
-  cat "$T/unbound/log"
-  die "unbound did not start"
-}
-stop_unbound() {
-  kill "$UNBOUND_PID" 2>/dev/null
-  wait "$UNBOUND_PID" 2>/dev/null
-  local i
-  for i in $(seq 50); do
-    ss -Hlun "src $NET.1" 2>/dev/null | grep -q . || return 0
-    sleep 0.1
-  done
 }
 start_unbound
 printf 'nameserver %s.1\noptions attempts:1 timeout:1\n' $NET >"$T/resolv.conf"
 chmod 644 "$T/resolv.conf"
 
 # ---- the HTTPS policy host -----------------------------------------------------
-policy() { # policy DOMAIN MODE MX...
-  local d=$1 mode=$2; shift 2
-  mkdir -p "$T/www/mta-sts.$d/.well-known"
-  {
-    printf 'version: STSv1\nmode: %s\n' "$mode"
-    local m
-    for m in "$@"; do printf 'mx: %s\n' "$m"; done
-    printf 'max_age: 86400\n'
-  } >"$T/www/mta-sts.$d/.well-known/mta-sts.txt"
-}
-policy enf-ok.test enforce mx1.enf-ok.test
-policy enf-pref.test enforce "*.ok.enf-pref.test"
-policy enf-none.test enforce mx.elsewhere.test
-policy enf-badcert.test enforce mx1.enf-badcert.test
-policy tst-badcert.test testing mx1.tst-badcert.test
-policy enf-notls.test enforce mx1.enf-notls.test
-policy change.test enforce mx1.change.test
-python3 "$REPO/tests/exim/policy_server.py" $NET.2 443 "$T/certs/policy.crt" "$T/certs/policy.key" "$T/www" \
-  >"$T/policy.out" 2>"$T/policy.log" &
-PIDS+=("$!")
-for i in $(seq 50); do grep -q ready "$T/policy.out" 2>/dev/null && break; sleep 0.1; done
-grep -q ready "$T/policy.out" || { cat "$T/policy.log"; die "policy host did not start"; }
+shared_policies
+start_policy_host
 
 # ---- SMTP sinks ---------------------------------------------------------------
 C=$T/certs
