@@ -18,7 +18,7 @@
 # Environment:
 #   STS_MUSL_LIB_FEATURES  cargo feature arguments for libsts.a (default: the
 #                          default features); the lean appliance set is
-#                          "--no-default-features --features cert,client"
+#                          "--no-default-features --features messages,cert,client"
 #   STS_MUSL_TOOLCHAIN     toolchain to fall back on (default 1.93.0)
 #   CORPUS, BUILD, CARGO_TARGET_DIR   as for the Makefile
 # Artifacts go to $BUILD/musl/TARGET/ (libsts.a without debug sections as
