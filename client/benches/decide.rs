@@ -7,48 +7,22 @@
 //!   resolver callback that answers at once (the rules and parsing cost).
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod common;
+
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use common::{entry, now, recheck_client, Fixed};
 use criterion::{criterion_group, criterion_main, Criterion};
-use sts_client::cache::{CacheEntry, CachedPolicy, DiskCache};
-use sts_client::dns::{DnsError, TxtResolver};
-use sts_client::refresh::Rules;
+use sts_client::cache::DiskCache;
 use sts_client::{Client, ClientOptions, DaneStatus};
-
-struct Fixed;
-impl TxtResolver for Fixed {
-    fn lookup_txt(&self, _name: &str) -> Result<Vec<Vec<u8>>, DnsError> {
-        Ok(vec![b"v=STSv1; id=bench1;".to_vec()])
-    }
-}
-
-const POLICY: &str = "version: STSv1\nmode: enforce\nmx: mx1.bench.example\nmx: mx2.bench.example\nmx: *.mail.bench.example\nmax_age: 604800\n";
 
 fn bench(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("sts-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = now();
     let disk = DiskCache::open(&dir, 100).unwrap();
-    disk.store(
-        "bench.example",
-        &CacheEntry {
-            policy: Some(CachedPolicy {
-                txt_id: "bench1".into(),
-                text: Arc::from(POLICY.as_bytes()),
-                fetched_at: now,
-                expires_at: now + 604_800,
-            }),
-            txt_checked_at: now,
-            last_failure: None,
-            no_policy_until: 0,
-        },
-    )
-    .unwrap();
+    disk.store("bench.example", &entry(now, now)).unwrap();
     let opts = ClientOptions {
         cache_path: Some(dir.clone()),
         use_env: false,
@@ -79,17 +53,7 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    let recheck = Client::with_resolver(
-        ClientOptions {
-            rules: Rules {
-                txt_recheck: 0,
-                ..Rules::default()
-            },
-            ..opts.clone()
-        },
-        Arc::new(Fixed),
-    )
-    .unwrap();
+    let recheck = recheck_client(&opts);
     c.bench_function("decide/txt_recheck", |b| {
         b.iter(|| {
             recheck.decide(

@@ -13,42 +13,19 @@
 //! Round trips per decision of each case are printed to stderr.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::hint::black_box;
-use std::net::TcpListener;
-use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod common;
 
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{entry, now, recheck_client, Fixed};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use sts_client::cache::{CacheEntry, CachedPolicy, DiskCache};
-use sts_client::dns::{DnsError, TxtResolver};
-use sts_client::refresh::Rules;
+use sts_client::cache::DiskCache;
 use sts_client::shared::backend::SharedBackend;
 use sts_client::shared::RedisUrl;
 use sts_client::{Client, ClientOptions, DaneStatus};
-
-struct Fixed;
-impl TxtResolver for Fixed {
-    fn lookup_txt(&self, _name: &str) -> Result<Vec<Vec<u8>>, DnsError> {
-        Ok(vec![b"v=STSv1; id=bench1;".to_vec()])
-    }
-}
-
-const POLICY: &str = "version: STSv1\nmode: enforce\nmx: mx1.bench.example\nmx: mx2.bench.example\nmx: *.mail.bench.example\nmax_age: 604800\n";
-
-fn entry(fetched: u64, checked: u64) -> CacheEntry {
-    CacheEntry {
-        policy: Some(CachedPolicy {
-            txt_id: "bench1".into(),
-            text: Arc::from(POLICY.as_bytes()),
-            fetched_at: fetched,
-            expires_at: fetched + 604_800,
-        }),
-        txt_checked_at: checked,
-        last_failure: None,
-        no_policy_until: 0,
-    }
-}
+use sts_test_support::redis::RedisServer;
 
 fn trips(client: &Client) -> u64 {
     client
@@ -61,33 +38,10 @@ fn bench(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("sts-bench-fleet-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut redis = Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--save", "", "--appendonly", "no"])
-        .args(["--dir", &dir.display().to_string()])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server (Debian package redis-server) must be installed");
-    let url = RedisUrl::parse(&format!("redis://127.0.0.1:{port}")).unwrap();
+    let mut redis = RedisServer::start(&dir);
+    let url = RedisUrl::parse(&redis.url()).unwrap();
     let probe = SharedBackend::new(&url, Duration::from_secs(1), Duration::ZERO).unwrap();
-    let t0 = Instant::now();
-    while probe.get_entry("bench.example").is_err() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "redis-server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = now();
     let disk = DiskCache::open(&dir.join("cache"), 100).unwrap();
     disk.store("bench.example", &entry(now, now)).unwrap();
     probe
@@ -164,17 +118,7 @@ fn bench(c: &mut Criterion) {
         )
     });
 
-    let recheck = Client::with_resolver(
-        ClientOptions {
-            rules: Rules {
-                txt_recheck: 0,
-                ..Rules::default()
-            },
-            ..opts.clone()
-        },
-        Arc::new(Fixed),
-    )
-    .unwrap();
+    let recheck = recheck_client(&opts);
     c.bench_function("fleet/txt_recheck", |b| {
         b.iter(|| {
             recheck.decide(
@@ -193,8 +137,7 @@ fn bench(c: &mut Criterion) {
         }),
     );
 
-    let _ = redis.kill();
-    let _ = redis.wait();
+    redis.kill();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
