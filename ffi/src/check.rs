@@ -10,10 +10,11 @@
 use crate::records::sts_policy;
 use core::ptr::addr_of;
 
-/// The key of word `i`, mixed into it so that swapped words (two spans,
-/// say) change the fold: a step of [`KEY_STEP`] per position from
-/// [`KEY_BASE`], which the portable fold computes as it goes rather than
-/// keeping a table in a firmware image's flash.
+/// The seed and the odd multiplier of every check word. A policy word's
+/// key, mixed into it so that swapped words (two spans, say) change the
+/// fold, is a step of [`KEY_STEP`] per position from [`KEY_BASE`], which
+/// the portable fold computes as it goes rather than keeping a table in a
+/// firmware image's flash.
 const KEY_BASE: u64 = 0x5354_5331_cbf2_9ce4;
 const KEY_STEP: u64 = 0x9e37_79b9_7f4a_7c15;
 
@@ -25,8 +26,8 @@ const fn key(i: usize) -> u64 {
 /// Mixes a pointer and two words into 32 bits.
 #[inline(always)]
 pub(crate) fn check_word(ptr: *const u8, a: u64, b: u64) -> u32 {
-    let h = ((ptr as usize as u64) ^ 0x5354_5331_cbf2_9ce4 ^ a.rotate_left(21) ^ b.rotate_left(43))
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let h = ((ptr as usize as u64) ^ KEY_BASE ^ a.rotate_left(21) ^ b.rotate_left(43))
+        .wrapping_mul(KEY_STEP);
     (h >> 32) as u32
 }
 
@@ -35,7 +36,7 @@ pub(crate) fn check_word(ptr: *const u8, a: u64, b: u64) -> u32 {
 #[cfg(target_pointer_width = "64")]
 #[inline(always)]
 fn finish(fold: u64) -> u32 {
-    (fold.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as u32
+    (fold.wrapping_mul(KEY_STEP) >> 32) as u32
 }
 
 /// The check word of a policy: every field but the check itself, as
