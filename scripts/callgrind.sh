@@ -67,7 +67,8 @@ target_dir=${CARGO_TARGET_DIR:-$root/target}
 bin=$target_dir/release/examples/bench_one
 bench_dir=${STS_BENCH_DIR:-$root/../shared/bench}
 if [[ " ${ops[*]}" == *" abi_"* || " ${ops[*]}" == *" rust_"* ]]; then
-    cargo build --quiet --release -p sts-ffi --example bench_rust
+    # The example alone builds sts-ffi as an rlib; bench_abi links the cdylib.
+    cargo build --quiet --release -p sts-ffi --lib --example bench_rust
     mkdir -p "$target_dir/bench-abi"
     cc -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -g -I"$root/include" -o "$target_dir/bench-abi/bench_abi" \
         "$root/tests/c/bench_abi.c" -L"$target_dir/release" -lsts -Wl,-rpath,"$target_dir/release"

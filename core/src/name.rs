@@ -91,7 +91,7 @@ const fn bytes_in(x: u64, lo: u8, hi: u8) -> u64 {
 /// [`scan_domain_at`] from the start of `s`, giving the length of the name.
 #[cfg(test)]
 fn scan_domain(s: &[u8]) -> Option<usize> {
-    scan_domain_with::<block::Native>(s, 0)
+    scan_domain_with::<block::Native>(s, 0, Long::Check)
 }
 
 /// Where the longest run of letters, digits, `-` and `.` that starts at
@@ -106,11 +106,30 @@ fn scan_domain(s: &[u8]) -> Option<usize> {
 /// are letters or digits.
 #[inline]
 pub(crate) fn scan_domain_at(s: &[u8], from: usize) -> Option<usize> {
-    scan_domain_with::<block::Native>(s, from)
+    scan_domain_with::<block::Native>(s, from, Long::Check)
+}
+
+/// [`scan_domain_at`] for a caller with a slow path of its own: `None`
+/// also for a valid name longer than [`MAX_LABEL_LEN`]. Such a name needs
+/// [`validate_slow`]'s label count, and a call out of the policy fast
+/// path's loop costs that loop its registers on every line.
+#[inline(always)]
+pub(crate) fn scan_short_domain_at(s: &[u8], from: usize) -> Option<usize> {
+    scan_domain_with::<block::Native>(s, from, Long::Refuse)
+}
+
+/// What [`scan_domain_with`] does with a name longer than a label may be,
+/// whose labels it has not measured.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Long {
+    /// Checks it with [`validate_slow`].
+    Check,
+    /// Says `None`.
+    Refuse,
 }
 
 #[inline(always)]
-fn scan_domain_with<B: block::Classify>(s: &[u8], from: usize) -> Option<usize> {
+fn scan_domain_with<B: block::Classify>(s: &[u8], from: usize, long: Long) -> Option<usize> {
     // Each block classifies the bytes after its base. Inside `s`, the first
     // block's base is the byte before the name, which it reads as a dot:
     // the pairs `..` and `.-` there catch a name that starts with a dot or
@@ -150,7 +169,9 @@ fn scan_domain_with<B: block::Classify>(s: &[u8], from: usize) -> Option<usize> 
             }
             // Labels are short unless the name is long; `validate_slow`
             // also checks the length of the name.
-            if end - from > MAX_LABEL_LEN && validate_slow(s.get(from..end)?).is_err() {
+            if end - from > MAX_LABEL_LEN
+                && (long == Long::Refuse || validate_slow(s.get(from..end)?).is_err())
+            {
                 return None;
             }
             return Some(end);
@@ -272,12 +293,40 @@ mod block {
         }
     }
 
-    /// The bytes from `i` to the end of `s`, padded with zeros (only for
-    /// the last block of a text, so kept out of the loop).
+    /// The bytes from `i` to the end of `s`, padded with zeros: the last
+    /// block of a text.
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(feature = "swar")))]
+    #[inline(always)]
+    fn padded(s: &[u8], i: usize) -> [u8; 17] {
+        // Where `s` has 17 bytes, its last 17 and then zeros, read at the
+        // offset of `i`: copies of fixed length, so no call to `memcpy`
+        // in the loops this is inlined into.
+        // A caller whose text is long enough lets the compiler drop the
+        // call below.
+        let n = s.len();
+        match s
+            .get(n.wrapping_sub(17)..)
+            .and_then(|t| t.first_chunk::<17>())
+        {
+            Some(last) => {
+                let mut window = [0u8; 34];
+                window[..17].copy_from_slice(last);
+                // `i` is past `n - 17` (the caller could not read 17 bytes
+                // there); from `n` on, every byte is a zero.
+                match i.checked_sub(n - 17).and_then(|k| window.get(k..)) {
+                    Some(t) => t.first_chunk::<17>().copied().unwrap_or([0; 17]),
+                    None => [0; 17],
+                }
+            }
+            None => short_padded(s, i),
+        }
+    }
+
+    /// [`padded`] of a text shorter than 17 bytes.
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(feature = "swar")))]
     #[cold]
     #[inline(never)]
-    fn padded(s: &[u8], i: usize) -> [u8; 17] {
+    fn short_padded(s: &[u8], i: usize) -> [u8; 17] {
         let mut bytes = [0u8; 17];
         for (dst, src) in bytes.iter_mut().zip(s.get(i..).unwrap_or_default()) {
             *dst = *src;
@@ -494,14 +543,30 @@ pub(crate) fn word_padded(s: &[u8], i: usize) -> u64 {
         .and_then(|src| <[u8; 8]>::try_from(src).ok())
     {
         Some(w) => u64::from_le_bytes(w),
-        None => {
-            let mut w = [0u8; 8];
-            for (dst, src) in w.iter_mut().zip(s.get(i..).unwrap_or_default()) {
-                *dst = *src;
-            }
-            u64::from_le_bytes(w)
-        }
+        // The text's last eight bytes shifted down past those before `i`:
+        // a fixed-length read, where a copy of the rest would be a call to
+        // `memcpy` in the loops this is inlined into.
+        None => match (
+            s.len()
+                .checked_sub(8)
+                .and_then(|from| Some((from, s.get(from..)?.first_chunk::<8>()?))),
+            i < s.len(),
+        ) {
+            (Some((from, last)), true) => u64::from_le_bytes(*last) >> (8 * (i - from)),
+            (Some(_), false) => 0,
+            (None, _) => short_word_padded(s, i),
+        },
     }
+}
+
+/// [`word_padded`] of a text shorter than eight bytes.
+#[cold]
+fn short_word_padded(s: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    for (dst, src) in w.iter_mut().zip(s.get(i..).unwrap_or_default()) {
+        *dst = *src;
+    }
+    u64::from_le_bytes(w)
 }
 
 /// Whether `label` is one valid label: 1 to 63 letters, digits and
@@ -654,7 +719,7 @@ mod tests {
         let name = core::str::from_utf8(input);
         assert_eq!(scan_domain(input), want, "{name:?}");
         assert_eq!(
-            scan_domain_with::<block::Swar>(input, 0),
+            scan_domain_with::<block::Swar>(input, 0, Long::Check),
             want,
             "u64 blocks: {name:?}"
         );
@@ -667,7 +732,7 @@ mod tests {
                 "{prefix:?} {name:?}"
             );
             assert_eq!(
-                scan_domain_with::<block::Swar>(&text, prefix.len()),
+                scan_domain_with::<block::Swar>(&text, prefix.len(), Long::Check),
                 want,
                 "u64 blocks: {prefix:?} {name:?}"
             );

@@ -23,6 +23,10 @@ const MAX_AGE: u32 = u32::from_le_bytes(*b"max_");
 const WILDCARD: u16 = u16::from_le_bytes(*b"*.");
 const CRLF: u16 = u16::from_le_bytes(*b"\r\n");
 
+/// The shortest valid policy: `version: STSv1`, `mode: none` and
+/// `max_age: 0`, each but the last ended by an LF.
+const MIN_LEN: usize = 36;
+
 /// Which single-use fields [`parse`] has seen, as bits of one word, so
 /// that the line loop keeps one register for them rather than three.
 const SEEN_VERSION: u32 = 1;
@@ -31,8 +35,11 @@ const SEEN_MAX_AGE: u32 = 4;
 
 #[inline(always)]
 pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
+    // Positions fit in a `u32` span. And no valid policy is shorter than
+    // `MIN_LEN`: knowing that, the compiler drops the short-text copies
+    // (calls) of the padded reads from the loop.
     let len = text.len();
-    if u32::try_from(len).is_err() {
+    if u32::try_from(len).is_err() || len < MIN_LEN {
         return None;
     }
     let mut seen = 0u32;
@@ -53,7 +60,7 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
                     Some(&[a, b]) if u16::from_le_bytes([a, b]) == WILDCARD => start + 2,
                     _ => start,
                 };
-                let end = name::scan_domain_at(text, from)?;
+                let end = name::scan_short_domain_at(text, from)?;
                 if let Some(slot) = inline.get_mut(mx_count) {
                     *slot = Span {
                         start: start as u32,
@@ -92,7 +99,7 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
                     return None;
                 }
                 let n;
-                (max_age, n) = read_max_age(text.get(pos + 9..)?)?;
+                (max_age, n) = read_max_age(text, pos + 9)?;
                 seen |= SEEN_MAX_AGE;
                 pos + 9 + n
             }
@@ -101,7 +108,10 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
         // The terminator and the next line's first four bytes, read as one
         // word where the text has eight bytes left: one load and one bounds
         // check per line instead of three of each.
-        (pos, head) = match text.get(end..).and_then(|t| t.first_chunk::<8>()) {
+        // `end` is at most `len`, below 2^32: through `u32` the compiler
+        // knows `end + 8` cannot overflow, and checks one bound, not two.
+        let end = end as u32 as usize;
+        (pos, head) = match text.get(end..end + 8).and_then(|t| t.first_chunk::<8>()) {
             Some(w) => {
                 let w = u64::from_le_bytes(*w);
                 if w as u16 == CRLF {
@@ -157,32 +167,45 @@ fn head_at(text: &[u8], pos: usize) -> Option<u32> {
 /// `1*10(DIGIT)`, at most [`super::MAX_AGE_LIMIT`] (see `parse_max_age`);
 /// `None` otherwise.
 #[inline(always)]
-fn read_max_age(s: &[u8]) -> Option<(u32, usize)> {
+fn read_max_age(text: &[u8], at: usize) -> Option<(u32, usize)> {
+    let s = text.get(at..)?;
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     // Eight bytes at once, zeros past the end of a short text (a zero is
     // not a digit): digits become 0..=9, anything else has its high bit
     // set after adding 0x76 (or had it already).
-    let x = name::word_padded(s, 0) ^ (LO * 0x30);
+    let x = name::word_padded(text, at) ^ (LO * 0x30);
     let not_digit = (((x & !HI) + LO * 0x76) | x) & HI;
     let n = (not_digit.trailing_zeros() / 8) as usize;
     if n == 0 {
         return None;
     }
+    // The n digits moved to the high bytes read as a number with leading
+    // zeros; three multiply-and-shift steps combine digits in pairs, fours
+    // and eights. (A shift by 64 would overflow: eight digits stay put.)
+    let v = x << ((8 * (8 - n)) & 63);
+    let v = (v & (LO * 0x0f)).wrapping_mul(2561) >> 8;
+    let v = (v & 0x00ff_00ff_00ff_00ff).wrapping_mul(6_553_601) >> 16;
+    let v = (v & 0x0000_ffff_0000_ffff).wrapping_mul(42_949_672_960_001) >> 32;
     if n < 8 {
-        // The n digits moved to the high bytes read as a number with
-        // leading zeros; three multiply-and-shift steps combine
-        // digits in pairs, fours and eights. Seven digits are below
-        // the limit.
-        let v = x << (8 * (8 - n));
-        let v = (v & (LO * 0x0f)).wrapping_mul(2561) >> 8;
-        let v = (v & 0x00ff_00ff_00ff_00ff).wrapping_mul(6_553_601) >> 16;
-        let v = (v & 0x0000_ffff_0000_ffff).wrapping_mul(42_949_672_960_001) >> 32;
+        // Seven digits are below the limit.
         return Some((v as u32, n));
     }
-    // Eight or more digits: the full parser's reading.
-    let n = s.iter().take(11).take_while(|d| d.is_ascii_digit()).count();
-    super::parse_max_age(s.get(..n)?).ok().map(|v| (v, n))
+    // Eight digits, then up to two more (`1*10DIGIT`), each a step of the
+    // loop rather than a call out of the fast path's.
+    let mut v = v;
+    let mut n = n;
+    for &d in s.get(8..).unwrap_or_default().iter().take(3) {
+        if !d.is_ascii_digit() {
+            break;
+        }
+        v = v * 10 + u64::from(d - b'0');
+        n += 1;
+    }
+    if n > 10 || v > u64::from(super::MAX_AGE_LIMIT) {
+        return None;
+    }
+    Some((v as u32, n))
 }
 
 #[cfg(test)]
@@ -205,7 +228,7 @@ mod tests {
             (b"9/:99999", Some((9, 1))),
         ];
         for (s, want) in cases {
-            assert_eq!(read_max_age(s), *want, "{:?}", s);
+            assert_eq!(read_max_age(s, 0), *want, "{:?}", s);
         }
         // Every length and digit at every place, against the slow loop.
         for len in 1..=7usize {
@@ -218,7 +241,7 @@ mod tests {
                         .ok()
                         .and_then(|t| t.parse().ok())
                         .unwrap_or(u32::MAX);
-                    assert_eq!(read_max_age(&buf), Some((want, len)));
+                    assert_eq!(read_max_age(&buf, 0), Some((want, len)));
                 }
             }
         }
