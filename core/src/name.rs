@@ -91,7 +91,7 @@ const fn bytes_in(x: u64, lo: u8, hi: u8) -> u64 {
 /// [`scan_domain_at`] from the start of `s`, giving the length of the name.
 #[cfg(test)]
 fn scan_domain(s: &[u8]) -> Option<usize> {
-    scan_domain_with::<block::Native>(s, 0, Long::Check)
+    scan_domain_with::<block::Native>(s, 0)
 }
 
 /// Where the longest run of letters, digits, `-` and `.` that starts at
@@ -106,30 +106,59 @@ fn scan_domain(s: &[u8]) -> Option<usize> {
 /// are letters or digits.
 #[inline]
 pub(crate) fn scan_domain_at(s: &[u8], from: usize) -> Option<usize> {
-    scan_domain_with::<block::Native>(s, from, Long::Check)
+    scan_domain_with::<block::Native>(s, from)
 }
 
-/// [`scan_domain_at`] for a caller with a slow path of its own: `None`
-/// also for a valid name longer than [`MAX_LABEL_LEN`]. Such a name needs
-/// [`validate_slow`]'s label count, and a call out of the policy fast
-/// path's loop costs that loop its registers on every line.
+/// The end (an index into the text) of the name after `first[0]`, the
+/// byte before it at `base` in the text, if it is a valid `Domain` of at
+/// most [`MAX_LABEL_LEN`] bytes (a longer one needs [`validate_slow`]'s
+/// label count: `None`, for the caller's slow path). `first` is the
+/// name's first block and the byte after it; `read(i)` gives the 17 bytes
+/// at `i` in the text, zeros past its end. For the policy fast path,
+/// which reads each line through a window already in registers and whose
+/// loop a call to `validate_slow` would cost its registers on every line.
 #[inline(always)]
-pub(crate) fn scan_short_domain_at(s: &[u8], from: usize) -> Option<usize> {
-    scan_domain_with::<block::Native>(s, from, Long::Refuse)
-}
-
-/// What [`scan_domain_with`] does with a name longer than a label may be,
-/// whose labels it has not measured.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Long {
-    /// Checks it with [`validate_slow`].
-    Check,
-    /// Says `None`.
-    Refuse,
+pub(crate) fn scan_short_name<'w>(
+    first: &'w [u8; 17],
+    base: usize,
+    read: impl Fn(usize) -> Option<&'w [u8; 17]>,
+) -> Option<usize> {
+    use block::Classify;
+    type B = block::Native;
+    let inside = |stop: u32| !stop & stop.wrapping_sub(1);
+    let (ldh, pair) = B::classify_window(first, Lead::AsDot);
+    let stop = !ldh & B::ALL;
+    if stop != 0 {
+        // Byte k of the window is the name's last: a letter or a digit.
+        let k = stop.trailing_zeros() as usize;
+        if k == 0 || pair & inside(stop) != 0 || *first.get(k)? < b'0' {
+            return None;
+        }
+        return Some(base + 1 + k);
+    }
+    let mut bad = pair;
+    let mut at = base;
+    // Enough blocks for MAX_LABEL_LEN name bytes and the stop after them.
+    for _ in 0..MAX_LABEL_LEN / B::LEN {
+        at += B::LEN;
+        let w = read(at)?;
+        let (ldh, pair) = B::classify_window(w, Lead::AsIs);
+        let stop = !ldh & B::ALL;
+        bad |= pair & inside(stop);
+        if stop != 0 {
+            let k = stop.trailing_zeros() as usize;
+            let end = at + 1 + k;
+            if bad != 0 || *w.get(k)? < b'0' || end - base > MAX_LABEL_LEN + 1 {
+                return None;
+            }
+            return Some(end);
+        }
+    }
+    None
 }
 
 #[inline(always)]
-fn scan_domain_with<B: block::Classify>(s: &[u8], from: usize, long: Long) -> Option<usize> {
+fn scan_domain_with<B: block::Classify>(s: &[u8], from: usize) -> Option<usize> {
     // Each block classifies the bytes after its base. Inside `s`, the first
     // block's base is the byte before the name, which it reads as a dot:
     // the pairs `..` and `.-` there catch a name that starts with a dot or
@@ -169,9 +198,7 @@ fn scan_domain_with<B: block::Classify>(s: &[u8], from: usize, long: Long) -> Op
             }
             // Labels are short unless the name is long; `validate_slow`
             // also checks the length of the name.
-            if end - from > MAX_LABEL_LEN
-                && (long == Long::Refuse || validate_slow(s.get(from..end)?).is_err())
-            {
+            if end - from > MAX_LABEL_LEN && validate_slow(s.get(from..end)?).is_err() {
                 return None;
             }
             return Some(end);
@@ -222,6 +249,9 @@ mod block {
         const LEN: usize;
         const ALL: u32;
         fn classify(s: &[u8], i: usize, lead: Lead) -> (u32, u32);
+        /// [`Self::classify`] of the block that starts `w` (`i` is
+        /// `w[0]`), which holds it and the byte after it.
+        fn classify_window(w: &[u8; 17], lead: Lead) -> (u32, u32);
     }
 
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(feature = "swar")))]
@@ -239,28 +269,23 @@ mod block {
 
         #[inline(always)]
         fn classify(s: &[u8], i: usize, lead: Lead) -> (u32, u32) {
+            // This block and the next byte (for the pairs).
+            match s.get(i..i.wrapping_add(17)).and_then(|w| w.first_chunk::<17>()) {
+                Some(w) => Self::classify_window(w, lead),
+                None => Self::classify_window(&padded(s, i), lead),
+            }
+        }
+
+        #[inline(always)]
+        fn classify_window(w: &[u8; 17], lead: Lead) -> (u32, u32) {
             use safe_arch::{
                 add_i8_m128i, bitand_m128i, bitandnot_m128i, bitor_m128i, cmp_eq_mask_i8_m128i,
                 cmp_gt_mask_i8_m128i, load_unaligned_m128i, m128i, move_mask_i8_m128i,
                 set_splat_i8_m128i, sub_saturating_u8_m128i, zeroed_m128i,
             };
-            // This block and the next byte (for the pairs).
-            let (x, next) = match s.get(i..i.wrapping_add(17)) {
-                Some(src) => {
-                    let mut a = [0u8; 16];
-                    let mut b = [0u8; 16];
-                    a.copy_from_slice(&src[..16]);
-                    b.copy_from_slice(&src[1..]);
-                    (load_unaligned_m128i(&a), load_unaligned_m128i(&b))
-                }
-                None => {
-                    let p = padded(s, i);
-                    let mut a = [0u8; 16];
-                    let mut b = [0u8; 16];
-                    a.copy_from_slice(&p[..16]);
-                    b.copy_from_slice(&p[1..]);
-                    (load_unaligned_m128i(&a), load_unaligned_m128i(&b))
-                }
+            let (x, next) = match (w.first_chunk::<16>(), w.last_chunk::<16>()) {
+                (Some(a), Some(b)) => (load_unaligned_m128i(a), load_unaligned_m128i(b)),
+                _ => (zeroed_m128i(), zeroed_m128i()),
             };
             let x = match lead {
                 Lead::AsIs => x,
@@ -293,40 +318,12 @@ mod block {
         }
     }
 
-    /// The bytes from `i` to the end of `s`, padded with zeros: the last
-    /// block of a text.
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(feature = "swar")))]
-    #[inline(always)]
-    fn padded(s: &[u8], i: usize) -> [u8; 17] {
-        // Where `s` has 17 bytes, its last 17 and then zeros, read at the
-        // offset of `i`: copies of fixed length, so no call to `memcpy`
-        // in the loops this is inlined into.
-        // A caller whose text is long enough lets the compiler drop the
-        // call below.
-        let n = s.len();
-        match s
-            .get(n.wrapping_sub(17)..)
-            .and_then(|t| t.first_chunk::<17>())
-        {
-            Some(last) => {
-                let mut window = [0u8; 34];
-                window[..17].copy_from_slice(last);
-                // `i` is past `n - 17` (the caller could not read 17 bytes
-                // there); from `n` on, every byte is a zero.
-                match i.checked_sub(n - 17).and_then(|k| window.get(k..)) {
-                    Some(t) => t.first_chunk::<17>().copied().unwrap_or([0; 17]),
-                    None => [0; 17],
-                }
-            }
-            None => short_padded(s, i),
-        }
-    }
-
-    /// [`padded`] of a text shorter than 17 bytes.
+    /// The bytes from `i` to the end of `s`, padded with zeros (only for
+    /// the last block of a text, so kept out of the loop).
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(feature = "swar")))]
     #[cold]
     #[inline(never)]
-    fn short_padded(s: &[u8], i: usize) -> [u8; 17] {
+    fn padded(s: &[u8], i: usize) -> [u8; 17] {
         let mut bytes = [0u8; 17];
         for (dst, src) in bytes.iter_mut().zip(s.get(i..).unwrap_or_default()) {
             *dst = *src;
@@ -351,6 +348,22 @@ mod block {
                 hyphen &= !1;
             }
             let (ldh_next, dot_next, hyphen_next) = classify_word(super::word_padded(s, i + 1));
+            let pair = (dot & (dot_next | hyphen_next)) | (hyphen & dot_next);
+            (ldh_next, pair)
+        }
+
+        #[inline(always)]
+        fn classify_window(w: &[u8; 17], lead: Lead) -> (u32, u32) {
+            let word = |k: usize| match w.get(k..).and_then(|t| t.first_chunk::<8>()) {
+                Some(b) => u64::from_le_bytes(*b),
+                None => 0,
+            };
+            let (_, mut dot, mut hyphen) = classify_word(word(0));
+            if lead == Lead::AsDot {
+                dot |= 1;
+                hyphen &= !1;
+            }
+            let (ldh_next, dot_next, hyphen_next) = classify_word(word(1));
             let pair = (dot & (dot_next | hyphen_next)) | (hyphen & dot_next);
             (ldh_next, pair)
         }
@@ -719,7 +732,7 @@ mod tests {
         let name = core::str::from_utf8(input);
         assert_eq!(scan_domain(input), want, "{name:?}");
         assert_eq!(
-            scan_domain_with::<block::Swar>(input, 0, Long::Check),
+            scan_domain_with::<block::Swar>(input, 0),
             want,
             "u64 blocks: {name:?}"
         );
@@ -732,7 +745,7 @@ mod tests {
                 "{prefix:?} {name:?}"
             );
             assert_eq!(
-                scan_domain_with::<block::Swar>(&text, prefix.len(), Long::Check),
+                scan_domain_with::<block::Swar>(&text, prefix.len()),
                 want,
                 "u64 blocks: {prefix:?} {name:?}"
             );

@@ -19,13 +19,24 @@ const MX: u32 = u32::from_le_bytes(*b"mx: ");
 const VERSION: u32 = u32::from_le_bytes(*b"vers");
 const MODE: u32 = u32::from_le_bytes(*b"mode");
 const MAX_AGE: u32 = u32::from_le_bytes(*b"max_");
+/// The mode lines as two overlapping words: bytes 0..8 and 5..13.
+const MODE_EN: u64 = u64::from_le_bytes(*b"mode: en");
+const MODE_TE: u64 = u64::from_le_bytes(*b"mode: te");
+const MODE_NO: u64 = u64::from_le_bytes(*b"mode: no");
+const ENFORCE: u64 = u64::from_le_bytes(*b" enforce");
+const TESTING: u64 = u64::from_le_bytes(*b" testing");
 /// `*.` before a wildcard pattern, and a CRLF line end, little-endian.
 const WILDCARD: u16 = u16::from_le_bytes(*b"*.");
 const CRLF: u16 = u16::from_le_bytes(*b"\r\n");
 
 /// The shortest valid policy: `version: STSv1`, `mode: none` and
-/// `max_age: 0`, each but the last ended by an LF.
+/// `max_age: 0`, each but the last ended by an LF. Shorter texts go to the
+/// full parser, so the text always has a whole [`Lines`] window.
 const MIN_LEN: usize = 36;
+
+/// How many bytes of a line [`parse`] reads at once: every field's name,
+/// value and terminator, but for an mx value of more than 20 bytes.
+const WINDOW: usize = 32;
 
 /// Which single-use fields [`parse`] has seen, as bits of one word, so
 /// that the line loop keeps one register for them rather than three.
@@ -33,15 +44,75 @@ const SEEN_VERSION: u32 = 1;
 const SEEN_MODE: u32 = 2;
 const SEEN_MAX_AGE: u32 = 4;
 
+/// The text, read in fixed-size windows: a line's bytes are then checked
+/// with loads at constant offsets and one bounds check per line, rather
+/// than one per field, and the end of the text needs no call to copy it.
+struct Lines<'a> {
+    text: &'a [u8],
+    /// The text's last [`WINDOW`] bytes, then zeros: where windows that
+    /// reach past the end are read from (a zero is in no field).
+    tail: [u8; 2 * WINDOW],
+    /// Where `tail` starts in the text.
+    tail_from: usize,
+}
+
+impl<'a> Lines<'a> {
+    #[inline(always)]
+    fn new(text: &'a [u8]) -> Option<Self> {
+        let tail_from = text.len().checked_sub(WINDOW)?;
+        let last = text.get(tail_from..)?.first_chunk::<WINDOW>()?;
+        let mut tail = [0u8; 2 * WINDOW];
+        tail[..WINDOW].copy_from_slice(last);
+        Some(Self {
+            text,
+            tail,
+            tail_from,
+        })
+    }
+
+    /// The `N` bytes at `pos`, zeros past the end of the text; `None` past
+    /// the end.
+    #[inline(always)]
+    fn at<const N: usize>(&self, pos: u32) -> Option<&[u8; N]> {
+        // From a `u32`, `pos + N` cannot overflow: one compare.
+        let pos = pos as usize;
+        if pos + N <= self.text.len() {
+            self.text.get(pos..pos + N)?.first_chunk::<N>()
+        } else {
+            self.tail
+                .get(pos.checked_sub(self.tail_from)?..)?
+                .first_chunk::<N>()
+        }
+    }
+}
+
+/// A little-endian `u64` of the eight bytes of `w` at `i`, 0 past its end
+/// (which callers' constant offsets rule out).
+#[inline(always)]
+fn u64_at<const N: usize>(w: &[u8; N], i: usize) -> u64 {
+    match w.get(i..).and_then(|t| t.first_chunk::<8>()) {
+        Some(b) => u64::from_le_bytes(*b),
+        None => 0,
+    }
+}
+
+/// As [`u64_at`], two bytes.
+#[inline(always)]
+fn u16_at<const N: usize>(w: &[u8; N], i: usize) -> u16 {
+    match w.get(i..).and_then(|t| t.first_chunk::<2>()) {
+        Some(b) => u16::from_le_bytes(*b),
+        None => 0,
+    }
+}
+
 #[inline(always)]
 pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
-    // Positions fit in a `u32` span. And no valid policy is shorter than
-    // `MIN_LEN`: knowing that, the compiler drops the short-text copies
-    // (calls) of the padded reads from the loop.
     let len = text.len();
+    // Positions fit in a `u32` span.
     if u32::try_from(len).is_err() || len < MIN_LEN {
         return None;
     }
+    let lines = Lines::new(text)?;
     let mut seen = 0u32;
     let mut mode = Mode::None;
     let mut max_age = 0u32;
@@ -49,93 +120,88 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
     let mut inline = [Span::default(); INLINE_MX];
     let mut rest_from = len as u32;
 
-    let mut pos = 0usize;
-    let mut head = head_at(text, 0)?;
+    // Positions are `u32` (the length is below 2^32): the window reads
+    // then need no overflow checks.
+    let mut pos = 0u32;
     loop {
-        // `end` is where the line's terminator must start.
-        let end = match head {
+        let w = lines.at::<WINDOW>(pos)?;
+        let at = pos as usize;
+        // `end`: where in `w` the line's terminator must start.
+        let end = match u32::from_le_bytes(*w.first_chunk::<4>()?) {
             MX => {
+                let from = if u16_at(w, 4) == WILDCARD { 6 } else { 4 };
+                let first = w.get(from - 1..)?.first_chunk::<17>()?;
+                let name_end = name::scan_short_name(first, at + from - 1, |i| {
+                    lines.at::<17>(u32::try_from(i).ok()?)
+                })?;
                 let start = pos + 4;
-                let from = match text.get(start..start + 2) {
-                    Some(&[a, b]) if u16::from_le_bytes([a, b]) == WILDCARD => start + 2,
-                    _ => start,
-                };
-                let end = name::scan_short_domain_at(text, from)?;
+                let end = name_end - at;
                 if let Some(slot) = inline.get_mut(mx_count) {
                     *slot = Span {
-                        start: start as u32,
-                        len: (end - start) as u32,
+                        start,
+                        len: end as u32 - 4,
                     };
                 } else if mx_count == INLINE_MX {
-                    rest_from = pos as u32;
+                    rest_from = pos;
                 }
                 mx_count += 1;
                 end
             }
             VERSION if seen & SEEN_VERSION == 0 => {
-                if text.get(pos..pos + 14)? != b"version: STSv1" {
+                if u64_at(w, 0) != u64::from_le_bytes(*b"version:")
+                    || u64_at(w, 6) != u64::from_le_bytes(*b"n: STSv1")
+                {
                     return None;
                 }
                 seen |= SEEN_VERSION;
-                pos + 14
+                14
             }
             MODE if seen & SEEN_MODE == 0 => {
-                let line = text.get(pos..)?;
                 let n;
-                (mode, n) = if line.starts_with(b"mode: enforce") {
-                    (Mode::Enforce, 13)
-                } else if line.starts_with(b"mode: testing") {
-                    (Mode::Testing, 13)
-                } else if line.starts_with(b"mode: none") {
-                    (Mode::None, 10)
-                } else {
-                    return None;
+                (mode, n) = match (u64_at(w, 0), u64_at(w, 5)) {
+                    (MODE_EN, ENFORCE) => (Mode::Enforce, 13),
+                    (MODE_TE, TESTING) => (Mode::Testing, 13),
+                    (MODE_NO, _) if u16_at(w, 8) == u16::from_le_bytes(*b"ne") => {
+                        (Mode::None, 10)
+                    }
+                    _ => return None,
                 };
                 seen |= SEEN_MODE;
-                pos + n
+                n
             }
             MAX_AGE if seen & SEEN_MAX_AGE == 0 => {
-                if text.get(pos + 4..pos + 9)? != b"age: " {
+                if u64_at(w, 1) != u64::from_le_bytes(*b"ax_age: ") {
                     return None;
                 }
                 let n;
-                (max_age, n) = read_max_age(text, pos + 9)?;
+                (max_age, n) = read_max_age(w.get(9..)?.first_chunk::<11>()?)?;
                 seen |= SEEN_MAX_AGE;
-                pos + 9 + n
+                9 + n
             }
             _ => return None,
         };
-        // The terminator and the next line's first four bytes, read as one
-        // word where the text has eight bytes left: one load and one bounds
-        // check per line instead of three of each.
-        // `end` is at most `len`, below 2^32: through `u32` the compiler
-        // knows `end + 8` cannot overflow, and checks one bound, not two.
-        let end = end as u32 as usize;
-        (pos, head) = match text.get(end..end + 8).and_then(|t| t.first_chunk::<8>()) {
-            Some(w) => {
-                let w = u64::from_le_bytes(*w);
-                if w as u16 == CRLF {
-                    (end + 2, (w >> 16) as u32)
-                } else if w as u8 == b'\n' {
-                    (end + 1, (w >> 8) as u32)
-                } else {
-                    // A CR alone, whitespace, a stray byte: the full parser's.
-                    return None;
-                }
-            }
-            _ => {
-                let next = match text.get(end) {
-                    Some(b'\n') => end + 1,
-                    Some(b'\r') if text.get(end + 1) == Some(&b'\n') => end + 2,
-                    None if end == len => break,
-                    _ => return None,
-                };
-                if next == len {
-                    break;
-                }
-                (next, head_at(text, next)?)
-            }
+        // The terminator: from the line's window unless a long mx value
+        // took it past the window.
+        let t = if end <= WINDOW - 2 {
+            u16_at(w, end)
+        } else {
+            u16_at(lines.at::<2>(u32::try_from(at + end).ok()?)?, 0)
         };
+        let end = at + end;
+        let next = if t == CRLF {
+            end + 2
+        } else if t as u8 == b'\n' {
+            end + 1
+        } else if end == len {
+            break;
+        } else {
+            // A CR alone, whitespace, a stray byte: the full parser's.
+            return None;
+        };
+        if next == len {
+            break;
+        }
+        pos = next as u32;
     }
 
     if seen != SEEN_VERSION | SEEN_MODE | SEEN_MAX_AGE || (mx_count == 0 && mode != Mode::None) {
@@ -153,28 +219,17 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
     })
 }
 
-/// The first four bytes of the line at `pos`, little-endian; `None` if the
-/// text ends sooner (no field fits in fewer).
-#[inline(always)]
-fn head_at(text: &[u8], pos: usize) -> Option<u32> {
-    match text.get(pos..pos + 4) {
-        Some(&[a, b, c, d]) => Some(u32::from_le_bytes([a, b, c, d])),
-        _ => None,
-    }
-}
-
 /// The `max_age` that `s` starts with and the number of its digits:
 /// `1*10(DIGIT)`, at most [`super::MAX_AGE_LIMIT`] (see `parse_max_age`);
-/// `None` otherwise.
+/// `None` otherwise. `s` is zeros past the end of the text (a zero is not
+/// a digit).
 #[inline(always)]
-fn read_max_age(text: &[u8], at: usize) -> Option<(u32, usize)> {
-    let s = text.get(at..)?;
+fn read_max_age(s: &[u8; 11]) -> Option<(u32, usize)> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
-    // Eight bytes at once, zeros past the end of a short text (a zero is
-    // not a digit): digits become 0..=9, anything else has its high bit
-    // set after adding 0x76 (or had it already).
-    let x = name::word_padded(text, at) ^ (LO * 0x30);
+    // Eight bytes at once: digits become 0..=9, anything else has its
+    // high bit set after adding 0x76 (or had it already).
+    let x = u64_at(s, 0) ^ (LO * 0x30);
     let not_digit = (((x & !HI) + LO * 0x76) | x) & HI;
     let n = (not_digit.trailing_zeros() / 8) as usize;
     if n == 0 {
@@ -191,11 +246,10 @@ fn read_max_age(text: &[u8], at: usize) -> Option<(u32, usize)> {
         // Seven digits are below the limit.
         return Some((v as u32, n));
     }
-    // Eight digits, then up to two more (`1*10DIGIT`), each a step of the
-    // loop rather than a call out of the fast path's.
+    // Eight digits, then up to two more (`1*10DIGIT`) and the byte after.
     let mut v = v;
     let mut n = n;
-    for &d in s.get(8..).unwrap_or_default().iter().take(3) {
+    for &d in s.get(8..).unwrap_or_default() {
         if !d.is_ascii_digit() {
             break;
         }
@@ -211,6 +265,15 @@ fn read_max_age(text: &[u8], at: usize) -> Option<(u32, usize)> {
 #[cfg(test)]
 mod tests {
     use super::read_max_age;
+
+    /// `s` as the parser passes it: eleven bytes, zeros past the text.
+    fn padded(s: &[u8]) -> [u8; 11] {
+        let mut w = [0u8; 11];
+        for (d, b) in w.iter_mut().zip(s) {
+            *d = *b;
+        }
+        w
+    }
 
     #[test]
     fn rfc8461_3_2_max_age_digits() {
@@ -228,7 +291,7 @@ mod tests {
             (b"9/:99999", Some((9, 1))),
         ];
         for (s, want) in cases {
-            assert_eq!(read_max_age(s, 0), *want, "{:?}", s);
+            assert_eq!(read_max_age(&padded(s)), *want, "{:?}", s);
         }
         // Every length and digit at every place, against the slow loop.
         for len in 1..=7usize {
@@ -241,7 +304,7 @@ mod tests {
                         .ok()
                         .and_then(|t| t.parse().ok())
                         .unwrap_or(u32::MAX);
-                    assert_eq!(read_max_age(&buf, 0), Some((want, len)));
+                    assert_eq!(read_max_age(&padded(&buf)), Some((want, len)));
                 }
             }
         }
