@@ -270,7 +270,10 @@ mod block {
         #[inline(always)]
         fn classify(s: &[u8], i: usize, lead: Lead) -> (u32, u32) {
             // This block and the next byte (for the pairs).
-            match s.get(i..i.wrapping_add(17)).and_then(|w| w.first_chunk::<17>()) {
+            match s
+                .get(i..i.wrapping_add(17))
+                .and_then(|w| w.first_chunk::<17>())
+            {
                 Some(w) => Self::classify_window(w, lead),
                 None => Self::classify_window(&padded(s, i), lead),
             }

@@ -161,9 +161,7 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
                 (mode, n) = match (u64_at(w, 0), u64_at(w, 5)) {
                     (MODE_EN, ENFORCE) => (Mode::Enforce, 13),
                     (MODE_TE, TESTING) => (Mode::Testing, 13),
-                    (MODE_NO, _) if u16_at(w, 8) == u16::from_le_bytes(*b"ne") => {
-                        (Mode::None, 10)
-                    }
+                    (MODE_NO, _) if u16_at(w, 8) == u16::from_le_bytes(*b"ne") => (Mode::None, 10),
                     _ => return None,
                 };
                 seen |= SEEN_MODE;

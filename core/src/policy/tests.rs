@@ -440,3 +440,77 @@ fn rfc8461_3_2_fast_path_keeps_positions_past_the_inline_ones() {
     assert_eq!(fast.mx_at(19), Some(&b"mx19.example.com"[..]));
     assert_eq!(fast.match_mx(b"MX13.example.com."), Ok(()));
 }
+
+extern crate std;
+use std::vec::Vec;
+
+/// A valid name of `len` bytes: labels of up to nine letters, a digit at
+/// the end.
+fn name_of(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| match i {
+            _ if i + 1 == len => b'7',
+            _ if i % 10 == 9 => b'.',
+            _ => b'a' + (i % 26) as u8,
+        })
+        .collect()
+}
+
+#[test]
+fn rfc8461_3_2_fast_path_window_edges() {
+    // The fast path reads a line through a 32-byte window, a name through
+    // 16-byte blocks, and the end of the text through a padded copy: mx
+    // names of every length to past a label's limit, first, in the middle
+    // and last, with each line end or none, and max_age of every width,
+    // must parse as the full parser parses them, and the fast path must
+    // take every one of them whose name fits its limit of 63 bytes.
+    for len in 1..=70usize {
+        let mx = name_of(len);
+        for (wild, end) in [(&b""[..], &b"\n"[..]), (b"*.", b"\r\n"), (b"", b"")] {
+            let line = [&b"mx: "[..], wild, &mx].concat();
+            let head = b"version: STSv1\r\nmode: enforce\r\nmax_age: 86400\r\n";
+            for text in [
+                [&head[..], &line, end].concat(),
+                [&line[..], b"\n", &head[..]].concat(),
+                [&head[..31], &line, b"\nmx: b.c\n", &head[31..]].concat(),
+            ] {
+                let fast = parse_fast_path(&text);
+                let full = parse_detailed(&text);
+                let shown = core::str::from_utf8(&text);
+                assert_eq!(fast.is_some(), len <= 63, "{shown:?}");
+                if let Some(p) = fast {
+                    assert_eq!(Ok(p), full, "{shown:?}");
+                }
+                assert_eq!(parse(&text), full.map_err(|e| e.error), "{shown:?}");
+            }
+        }
+    }
+    for digits in 1..=11usize {
+        let value: Vec<u8> = (0..digits)
+            .map(|i| b'0' + ((i * 7 + 3) % 10) as u8)
+            .collect();
+        for end in [&b"\n"[..], b"\r\n", b""] {
+            let text = [
+                &b"version: STSv1\nmode: testing\nmx: mail.example.org\nmax_age: "[..],
+                &value,
+                end,
+            ]
+            .concat();
+            let full = parse_detailed(&text);
+            let fast = parse_fast_path(&text);
+            assert_eq!(fast.is_some(), full.is_ok(), "{digits} digits");
+            if let Some(p) = fast {
+                assert_eq!(Ok(p), full);
+            }
+        }
+    }
+    // Around the shortest policy the fast path takes, and a NUL where the
+    // padded copy has its zeros.
+    let shortest: &[u8] = b"version: STSv1\nmode: none\nmax_age: 0";
+    assert_eq!(shortest.len(), 36);
+    assert!(parse_fast_path(shortest).is_some());
+    assert_eq!(parse_fast_path(&shortest[..35]), None);
+    let nul = [shortest, b"\0"].concat();
+    assert_eq!(parse_fast_path(&nul), None);
+    assert_eq!(parse(&nul), parse_detailed(&nul).map_err(|e| e.error));
+}
