@@ -109,23 +109,32 @@ pub(crate) fn scan_domain_at(s: &[u8], from: usize) -> Option<usize> {
     scan_domain_with::<block::Native>(s, from)
 }
 
-/// The end (an index into the text) of the name after `first[0]`, the
-/// byte before it at `base` in the text, if it is a valid `Domain` of at
-/// most [`MAX_LABEL_LEN`] bytes (a longer one needs [`validate_slow`]'s
-/// label count: `None`, for the caller's slow path). `first` is the
-/// name's first block and the byte after it; `read(i)` gives the 17 bytes
-/// at `i` in the text, zeros past its end. For the policy fast path,
-/// which reads each line through a window already in registers and whose
-/// loop a call to `validate_slow` would cost its registers on every line.
+/// The end (an index into the text) of the name that starts after
+/// `w[off]`, which is at `base` in the text, if it is a valid `Domain` of
+/// at most [`MAX_LABEL_LEN`] bytes (a longer one needs [`validate_slow`]'s
+/// label count: `None`, for the caller's slow path). The blocks come from
+/// the window `w` while they fit in it, then from `read(i)`, the 17 bytes
+/// at `i` in the text, zeros past its end. For the policy fast path, which
+/// reads each line through a window already in registers and whose loop a
+/// call to `validate_slow` would cost its registers on every line.
 #[inline(always)]
-pub(crate) fn scan_short_name<'w>(
-    first: &'w [u8; 17],
+pub(crate) fn scan_short_name<'w, const N: usize>(
+    w: &'w [u8; N],
+    off: usize,
     base: usize,
     read: impl Fn(usize) -> Option<&'w [u8; 17]>,
 ) -> Option<usize> {
     use block::Classify;
     type B = block::Native;
+    let block = |j: usize| match w
+        .get(off + j * B::LEN..)
+        .and_then(|t| t.first_chunk::<17>())
+    {
+        Some(b) => Some(b),
+        None => read(base + j * B::LEN),
+    };
     let inside = |stop: u32| !stop & stop.wrapping_sub(1);
+    let first = block(0)?;
     let (ldh, pair) = B::classify_window(first, Lead::AsDot);
     let stop = !ldh & B::ALL;
     if stop != 0 {
@@ -137,17 +146,15 @@ pub(crate) fn scan_short_name<'w>(
         return Some(base + 1 + k);
     }
     let mut bad = pair;
-    let mut at = base;
     // Enough blocks for MAX_LABEL_LEN name bytes and the stop after them.
-    for _ in 0..MAX_LABEL_LEN / B::LEN {
-        at += B::LEN;
-        let w = read(at)?;
+    for j in 1..=MAX_LABEL_LEN / B::LEN {
+        let w = block(j)?;
         let (ldh, pair) = B::classify_window(w, Lead::AsIs);
         let stop = !ldh & B::ALL;
         bad |= pair & inside(stop);
         if stop != 0 {
             let k = stop.trailing_zeros() as usize;
-            let end = at + 1 + k;
+            let end = base + j * B::LEN + 1 + k;
             if bad != 0 || *w.get(k)? < b'0' || end - base > MAX_LABEL_LEN + 1 {
                 return None;
             }

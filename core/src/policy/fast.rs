@@ -130,8 +130,7 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
         let end = match u32::from_le_bytes(*w.first_chunk::<4>()?) {
             MX => {
                 let from = if u16_at(w, 4) == WILDCARD { 6 } else { 4 };
-                let first = w.get(from - 1..)?.first_chunk::<17>()?;
-                let name_end = name::scan_short_name(first, at + from - 1, |i| {
+                let name_end = name::scan_short_name(w, from - 1, at + from - 1, |i| {
                     lines.at::<17>(u32::try_from(i).ok()?)
                 })?;
                 let start = pos + 4;
