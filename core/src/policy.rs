@@ -502,25 +502,34 @@ impl<'t> MxList<'t, '_> {
                 }
             }
         }
-        self.match_mx_rest(host)
+        match_mx_rest(self.text, self.mx_count, self.rest_from, host)
     }
+}
 
-    /// [`Self::match_mx`] past the inline patterns: the lazily found ones,
-    /// then the verdict on a host no pattern matched. Out of line so that
-    /// the common case stays small.
-    #[inline(never)]
-    fn match_mx_rest(&self, host: &[u8]) -> Result<(), MxError> {
-        if self.mx_count > INLINE_MX {
-            for p in self.rest() {
-                if let Some(verdict) = mx::match_validated(p, host) {
-                    return verdict;
-                }
+/// [`MxList::match_mx`] past the inline patterns: the lazily found ones,
+/// then the verdict on a host no pattern matched. Out of line so that the
+/// common case stays small, and given the fields it reads rather than the
+/// list, which the caller would otherwise write to memory for it on every
+/// match.
+#[inline(never)]
+fn match_mx_rest(text: &[u8], mx_count: usize, rest_from: u32, host: &[u8]) -> Result<(), MxError> {
+    if mx_count > INLINE_MX {
+        let rest = MxIter {
+            text,
+            inline: [Span::default(); INLINE_MX],
+            mx_count,
+            index: INLINE_MX,
+            scan: rest_from as usize,
+        };
+        for p in rest {
+            if let Some(verdict) = mx::match_validated(p, host) {
+                return verdict;
             }
         }
-        // The root dot is already gone, so this must not strip another.
-        mx::check_host(host)?;
-        Err(MxError::NoMatch)
     }
+    // The root dot is already gone, so this must not strip another.
+    mx::check_host(host)?;
+    Err(MxError::NoMatch)
 }
 
 #[inline]
