@@ -69,6 +69,8 @@ bench_dir=${STS_BENCH_DIR:-$root/../shared/bench}
 if [[ " ${ops[*]}" == *" abi_"* || " ${ops[*]}" == *" rust_"* ]]; then
     # The example alone builds sts-ffi as an rlib; bench_abi links the cdylib.
     cargo build --quiet --release -p sts-ffi --lib --example bench_rust
+    # The run-time name is the SONAME (what `make lib` links too).
+    ln -sf libsts.so "$target_dir/release/libsts.so.0"
     mkdir -p "$target_dir/bench-abi"
     cc -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -g -I"$root/include" -o "$target_dir/bench-abi/bench_abi" \
         "$root/tests/c/bench_abi.c" -L"$target_dir/release" -lsts -Wl,-rpath,"$target_dir/release"
