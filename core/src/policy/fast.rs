@@ -35,7 +35,7 @@ const CRLF: u16 = u16::from_le_bytes(*b"\r\n");
 const MIN_LEN: usize = 36;
 
 /// How many bytes of a line [`parse`] reads at once: every field's name,
-/// value and terminator, but for an mx value of more than 20 bytes.
+/// value and terminator, but for the end of an mx value past its 24th byte.
 const WINDOW: usize = 32;
 
 /// Which single-use fields [`parse`] has seen, as bits of one word, so
