@@ -566,30 +566,14 @@ pub(crate) fn word_padded(s: &[u8], i: usize) -> u64 {
         .and_then(|src| <[u8; 8]>::try_from(src).ok())
     {
         Some(w) => u64::from_le_bytes(w),
-        // The text's last eight bytes shifted down past those before `i`:
-        // a fixed-length read, where a copy of the rest would be a call to
-        // `memcpy` in the loops this is inlined into.
-        None => match (
-            s.len()
-                .checked_sub(8)
-                .and_then(|from| Some((from, s.get(from..)?.first_chunk::<8>()?))),
-            i < s.len(),
-        ) {
-            (Some((from, last)), true) => u64::from_le_bytes(*last) >> (8 * (i - from)),
-            (Some(_), false) => 0,
-            (None, _) => short_word_padded(s, i),
-        },
+        None => {
+            let mut w = [0u8; 8];
+            for (dst, src) in w.iter_mut().zip(s.get(i..).unwrap_or_default()) {
+                *dst = *src;
+            }
+            u64::from_le_bytes(w)
+        }
     }
-}
-
-/// [`word_padded`] of a text shorter than eight bytes.
-#[cold]
-fn short_word_padded(s: &[u8], i: usize) -> u64 {
-    let mut w = [0u8; 8];
-    for (dst, src) in w.iter_mut().zip(s.get(i..).unwrap_or_default()) {
-        *dst = *src;
-    }
-    u64::from_le_bytes(w)
 }
 
 /// Whether `label` is one valid label: 1 to 63 letters, digits and
