@@ -352,14 +352,7 @@ mod block {
         #[cfg_attr(target_pointer_width = "64", inline(always))]
         #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
         fn classify(s: &[u8], i: usize, lead: Lead) -> (u32, u32) {
-            let (_, mut dot, mut hyphen) = classify_word(super::word_padded(s, i));
-            if lead == Lead::AsDot {
-                dot |= 1;
-                hyphen &= !1;
-            }
-            let (ldh_next, dot_next, hyphen_next) = classify_word(super::word_padded(s, i + 1));
-            let pair = (dot & (dot_next | hyphen_next)) | (hyphen & dot_next);
-            (ldh_next, pair)
+            classify_words(super::word_padded(s, i), super::word_padded(s, i + 1), lead)
         }
 
         #[inline(always)]
@@ -368,15 +361,22 @@ mod block {
                 Some(b) => u64::from_le_bytes(*b),
                 None => 0,
             };
-            let (_, mut dot, mut hyphen) = classify_word(word(0));
-            if lead == Lead::AsDot {
-                dot |= 1;
-                hyphen &= !1;
-            }
-            let (ldh_next, dot_next, hyphen_next) = classify_word(word(1));
-            let pair = (dot & (dot_next | hyphen_next)) | (hyphen & dot_next);
-            (ldh_next, pair)
+            classify_words(word(0), word(1), lead)
         }
+    }
+
+    /// [`Swar`]'s masks from the block's word and the word one byte on.
+    #[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+    #[inline(always)]
+    fn classify_words(w: u64, next: u64, lead: Lead) -> (u32, u32) {
+        let (_, mut dot, mut hyphen) = classify_word(w);
+        if lead == Lead::AsDot {
+            dot |= 1;
+            hyphen &= !1;
+        }
+        let (ldh_next, dot_next, hyphen_next) = classify_word(next);
+        let pair = (dot & (dot_next | hyphen_next)) | (hyphen & dot_next);
+        (ldh_next, pair)
     }
 
     /// Bit masks of the name bytes, dots and hyphens of a word.
