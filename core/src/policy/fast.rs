@@ -52,8 +52,6 @@ struct Lines<'a> {
     /// The text's last [`WINDOW`] bytes, then zeros: where windows that
     /// reach past the end are read from (a zero is in no field).
     tail: [u8; 2 * WINDOW],
-    /// Where `tail` starts in the text.
-    tail_from: usize,
 }
 
 impl<'a> Lines<'a> {
@@ -63,11 +61,7 @@ impl<'a> Lines<'a> {
         let last = text.get(tail_from..)?.first_chunk::<WINDOW>()?;
         let mut tail = [0u8; 2 * WINDOW];
         tail[..WINDOW].copy_from_slice(last);
-        Some(Self {
-            text,
-            tail,
-            tail_from,
-        })
+        Some(Self { text, tail })
     }
 
     /// The `N` bytes at `pos`, zeros past the end of the text; `None` past
@@ -79,9 +73,9 @@ impl<'a> Lines<'a> {
         if pos + N <= self.text.len() {
             self.text.get(pos..pos + N)?.first_chunk::<N>()
         } else {
-            self.tail
-                .get(pos.checked_sub(self.tail_from)?..)?
-                .first_chunk::<N>()
+            // `tail` starts WINDOW bytes before the end of the text.
+            let from = self.text.len().checked_sub(WINDOW)?;
+            self.tail.get(pos.checked_sub(from)?..)?.first_chunk::<N>()
         }
     }
 }
