@@ -80,17 +80,8 @@ impl<'a> Lines<'a> {
     }
 }
 
-/// A little-endian `u64` of the eight bytes of `w` at `i`, 0 past its end
-/// (which callers' constant offsets rule out).
-#[inline(always)]
-fn u64_at<const N: usize>(w: &[u8; N], i: usize) -> u64 {
-    match w.get(i..).and_then(|t| t.first_chunk::<8>()) {
-        Some(b) => u64::from_le_bytes(*b),
-        None => 0,
-    }
-}
-
-/// As [`u64_at`], two bytes.
+/// A little-endian `u16` of the two bytes of `w` at `i`, 0 past its end
+/// (which callers' offsets rule out).
 #[inline(always)]
 fn u16_at<const N: usize>(w: &[u8; N], i: usize) -> u16 {
     match w.get(i..).and_then(|t| t.first_chunk::<2>()) {
@@ -141,8 +132,8 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
                 end
             }
             VERSION if seen & SEEN_VERSION == 0 => {
-                if u64_at(w, 0) != u64::from_le_bytes(*b"version:")
-                    || u64_at(w, 6) != u64::from_le_bytes(*b"n: STSv1")
+                if name::word_padded(w, 0) != u64::from_le_bytes(*b"version:")
+                    || name::word_padded(w, 6) != u64::from_le_bytes(*b"n: STSv1")
                 {
                     return None;
                 }
@@ -151,7 +142,7 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
             }
             MODE if seen & SEEN_MODE == 0 => {
                 let n;
-                (mode, n) = match (u64_at(w, 0), u64_at(w, 5)) {
+                (mode, n) = match (name::word_padded(w, 0), name::word_padded(w, 5)) {
                     (MODE_EN, ENFORCE) => (Mode::Enforce, 13),
                     (MODE_TE, TESTING) => (Mode::Testing, 13),
                     (MODE_NO, _) if u16_at(w, 8) == u16::from_le_bytes(*b"ne") => (Mode::None, 10),
@@ -161,7 +152,7 @@ pub(super) fn parse(text: &[u8]) -> Option<Policy<'_>> {
                 n
             }
             MAX_AGE if seen & SEEN_MAX_AGE == 0 => {
-                if u64_at(w, 1) != u64::from_le_bytes(*b"ax_age: ") {
+                if name::word_padded(w, 1) != u64::from_le_bytes(*b"ax_age: ") {
                     return None;
                 }
                 let n;
@@ -220,7 +211,7 @@ fn read_max_age(s: &[u8; 11]) -> Option<(u32, usize)> {
     const HI: u64 = 0x8080_8080_8080_8080;
     // Eight bytes at once: digits become 0..=9, anything else has its
     // high bit set after adding 0x76 (or had it already).
-    let x = u64_at(s, 0) ^ (LO * 0x30);
+    let x = name::word_padded(s, 0) ^ (LO * 0x30);
     let not_digit = (((x & !HI) + LO * 0x76) | x) & HI;
     let n = (not_digit.trailing_zeros() / 8) as usize;
     if n == 0 {
